@@ -1,0 +1,3 @@
+//! Exporters: where records leave the collector.
+
+pub mod loki;

@@ -1,0 +1,3 @@
+//! Receivers: where records enter the collector.
+
+pub mod k8s_events;
