@@ -6,5 +6,7 @@
 //! built from it: receiver -> [`processor`]s -> exporter, all exchanging [`record::LogRecord`]s.
 
 pub mod record;
+pub mod config;
 pub mod exporter;
+pub mod processor;
 pub mod receiver;

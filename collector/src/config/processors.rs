@@ -1,0 +1,1 @@
+//! Config of the `resource`, `attributes`, `filter` and `batch` processors.

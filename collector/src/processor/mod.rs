@@ -1,0 +1,1 @@
+//! Processors: synchronous transforms between receiver and exporter, applied in pipeline order.
