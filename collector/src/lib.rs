@@ -5,8 +5,9 @@
 //! Data flows one way: [`config`] is parsed and validated first, then the running pipeline is
 //! built from it: receiver -> [`processor`]s -> exporter, all exchanging [`record::LogRecord`]s.
 
-pub mod record;
+pub mod commands;
 pub mod config;
 pub mod exporter;
 pub mod processor;
 pub mod receiver;
+pub mod record;

@@ -100,7 +100,11 @@ fn format_double(d: f64) -> String {
         return "NaN".into();
     }
     if d.is_infinite() {
-        return if d > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if d > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let abs = d.abs();
     if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
@@ -285,7 +289,10 @@ impl SeverityNumber {
             "FATAL3",
             "FATAL4",
         ];
-        NAMES.get(usize::from(self.0)).copied().unwrap_or("UNSPECIFIED")
+        NAMES
+            .get(usize::from(self.0))
+            .copied()
+            .unwrap_or("UNSPECIFIED")
     }
 }
 
@@ -325,7 +332,10 @@ mod tests {
         assert!(!a.insert("b", "4"));
         assert!(a.insert("c", 5));
         let got: Vec<_> = a.iter().map(|(k, v)| (k, v.to_display_string())).collect();
-        assert_eq!(got, [("a", "3".into()), ("b", "2".into()), ("c", "5".into())]);
+        assert_eq!(
+            got,
+            [("a", "3".into()), ("b", "2".into()), ("c", "5".into())]
+        );
     }
 
     #[test]

@@ -133,7 +133,9 @@ impl<'a> NodeDeserializer<'a> {
         );
         let found = match self.0.resolve() {
             // An expanded value may be a secret: never echo it.
-            Some(Resolved::Str(_)) if expanded => "a string from an environment variable".to_owned(),
+            Some(Resolved::Str(_)) if expanded => {
+                "a string from an environment variable".to_owned()
+            }
             Some(Resolved::Str(s)) if s.chars().count() <= 40 => format!("the string \"{s}\""),
             _ => self.0.describe().to_owned(),
         };
@@ -206,7 +208,9 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
             Some("false" | "False" | "FALSE") => false,
             _ => return Err(self.mismatch("true or false")),
         };
-        visitor.visit_bool(value).map_err(|e: DeError| e.at(self.0.mark))
+        visitor
+            .visit_bool(value)
+            .map_err(|e: DeError| e.at(self.0.mark))
     }
 
     deserialize_int! {
@@ -236,9 +240,9 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         // Any scalar reads as its text: `password: 12345` is a password, not a number.
         match &self.0.value {
-            NodeValue::Scalar { text, .. } if !self.0.is_null() => {
-                visitor.visit_str(text).map_err(|e: DeError| e.at(self.0.mark))
-            }
+            NodeValue::Scalar { text, .. } if !self.0.is_null() => visitor
+                .visit_str(text)
+                .map_err(|e: DeError| e.at(self.0.mark)),
             _ => Err(self.mismatch("a string")),
         }
     }
@@ -320,7 +324,8 @@ impl<'de> de::Deserializer<'de> for NodeDeserializer<'de> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.visit_map(visitor).map_err(|e: DeError| e.at(self.0.mark))
+        self.visit_map(visitor)
+            .map_err(|e: DeError| e.at(self.0.mark))
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
@@ -461,7 +466,10 @@ mod tests {
 
     #[test]
     fn reads_typed_values() {
-        let e = de("endpoint: http://x\ntls: {insecure: true}\nqueue_size: 10\nmode: logfmt\nlist: [a, 1]").unwrap();
+        let e = de(
+            "endpoint: http://x\ntls: {insecure: true}\nqueue_size: 10\nmode: logfmt\nlist: [a, 1]",
+        )
+        .unwrap();
         assert_eq!(e.endpoint, "http://x");
         assert!(e.tls.unwrap().insecure);
         assert_eq!(e.queue_size, 10);
@@ -475,24 +483,45 @@ mod tests {
         assert_eq!(err.dotted_path(), "tls.insecure_skp_verify");
         assert_eq!(err.mark, Some(Mark { line: 3, column: 3 }));
         assert_eq!(err.message, "unknown key `insecure_skp_verify`");
-        assert_eq!(err.help.as_deref(), Some("did you mean `insecure_skip_verify`?"));
+        assert_eq!(
+            err.help.as_deref(),
+            Some("did you mean `insecure_skip_verify`?")
+        );
     }
 
     #[test]
     fn wrong_type_points_at_the_value() {
         let err = de("endpoint: x\ntls:\n  insecure: maybe\n").unwrap_err();
         assert_eq!(err.dotted_path(), "tls.insecure");
-        assert_eq!(err.mark, Some(Mark { line: 3, column: 13 }));
-        assert_eq!(err.message, "expected true or false, found the string \"maybe\"");
+        assert_eq!(
+            err.mark,
+            Some(Mark {
+                line: 3,
+                column: 13
+            })
+        );
+        assert_eq!(
+            err.message,
+            "expected true or false, found the string \"maybe\""
+        );
         let err = de("endpoint: x\nqueue_size: lots\n").unwrap_err();
-        assert_eq!(err.message, "expected a whole number, found the string \"lots\"");
+        assert_eq!(
+            err.message,
+            "expected a whole number, found the string \"lots\""
+        );
     }
 
     #[test]
     fn list_items_are_indexed_in_the_path() {
         let err = de("endpoint: x\nlist: [a, {b: c}]\n").unwrap_err();
         assert_eq!(err.dotted_path(), "list[1]");
-        assert_eq!(err.mark, Some(Mark { line: 2, column: 11 }));
+        assert_eq!(
+            err.mark,
+            Some(Mark {
+                line: 2,
+                column: 11
+            })
+        );
     }
 
     #[test]

@@ -28,9 +28,13 @@ pub enum ExpandError {
     Unset { name: String },
     #[error("`${{{inner}` is not closed with `}}`")]
     Unclosed { inner: String },
-    #[error("`{name}` is not a valid environment variable name (letters, digits and _, not starting with a digit)")]
+    #[error(
+        "`{name}` is not a valid environment variable name (letters, digits and _, not starting with a digit)"
+    )]
     BadName { name: String },
-    #[error("`${{{scheme}:...}}` uses the `{scheme}` config provider, which is not supported (only `env`)")]
+    #[error(
+        "`${{{scheme}:...}}` uses the `{scheme}` config provider, which is not supported (only `env`)"
+    )]
     UnsupportedProvider { scheme: String },
 }
 
@@ -125,7 +129,10 @@ fn parse_braced(inner: &str) -> Result<Parsed, ExpandError> {
     })
 }
 
-fn resolve(parsed: &Parsed, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, ExpandError> {
+fn resolve(
+    parsed: &Parsed,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, ExpandError> {
     match (lookup(&parsed.reference.name), &parsed.default) {
         (Some(value), _) => Ok(value),
         (None, Some(default)) => Ok(default.clone()),
@@ -179,7 +186,10 @@ mod tests {
         assert_eq!(ok("${env:NOPE:-fallback}"), "fallback");
         assert_eq!(ok("${NOPE:-}"), "");
         assert_eq!(ok("org=$ORG/${env:USER_1}!"), "org=tenant-a/alice!");
-        assert!(expand("$USER_1x", &env).is_err(), "the name runs to the last name character");
+        assert!(
+            expand("$USER_1x", &env).is_err(),
+            "the name runs to the last name character"
+        );
     }
 
     #[test]
@@ -199,10 +209,18 @@ mod tests {
     #[test]
     fn records_references_and_their_form() {
         let e = expand("$ORG ${EMPTY} ${env:NOPE:-x}", &env).unwrap();
-        let forms: Vec<_> = e.references.iter().map(|r| (r.name.as_str(), r.form)).collect();
+        let forms: Vec<_> = e
+            .references
+            .iter()
+            .map(|r| (r.name.as_str(), r.form))
+            .collect();
         assert_eq!(
             forms,
-            [("ORG", RefForm::Bare), ("EMPTY", RefForm::Braced), ("NOPE", RefForm::Env)]
+            [
+                ("ORG", RefForm::Bare),
+                ("EMPTY", RefForm::Braced),
+                ("NOPE", RefForm::Env)
+            ]
         );
         assert!(e.references[2].has_default);
     }

@@ -58,13 +58,17 @@ impl<'de> Deserialize<'de> for Pattern {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
     #[test]
     fn bad_patterns_say_why() {
         let err = Pattern::new("(unclosed").unwrap_err();
-        assert!(err.starts_with("invalid regular expression `(unclosed`: "), "{err}");
+        assert!(
+            err.starts_with("invalid regular expression `(unclosed`: "),
+            "{err}"
+        );
         assert!(err.contains("unclosed group"), "{err}");
         assert!(Pattern::new("^kube-.*$").is_ok_and(|p| p.is_match("kube-system")));
     }

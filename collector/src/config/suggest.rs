@@ -35,7 +35,10 @@ mod tests {
     #[test]
     fn finds_typos_and_ignores_strangers() {
         let keys = ["insecure", "insecure_skip_verify", "ca_file"];
-        assert_eq!(closest("insecure_skp_verify", keys), Some("insecure_skip_verify"));
+        assert_eq!(
+            closest("insecure_skp_verify", keys),
+            Some("insecure_skip_verify")
+        );
         assert_eq!(closest("ca_fil", keys), Some("ca_file"));
         assert_eq!(closest("Insecure", keys), Some("insecure"));
         assert_eq!(closest("endpoint", keys), None);

@@ -290,7 +290,13 @@ mod tests {
             panic!("not a seq")
         };
         assert_eq!(items[1].resolve(), Some(Resolved::Str("y")));
-        assert_eq!(items[1].mark, Mark { line: 3, column: 10 });
+        assert_eq!(
+            items[1].mark,
+            Mark {
+                line: 3,
+                column: 10
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,123 @@
+//! What the CLI subcommands do, writing to the given outputs so tests can read them.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::config::{self, Diagnostic, EnvLookup, LoadError, Severity};
+
+/// Exit codes of `validate` (and of start-up when the config is wrong).
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const INVALID: i32 = 1;
+    pub const UNREADABLE: i32 = 2;
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn write_diagnostics(out: &mut dyn Write, diagnostics: &[Diagnostic]) -> std::io::Result<()> {
+    for d in diagnostics {
+        writeln!(out, "{d}")?;
+    }
+    Ok(())
+}
+
+fn summary(diagnostics: &[Diagnostic]) -> String {
+    let count = |s: Severity| diagnostics.iter().filter(|d| d.severity == s).count();
+    let mut parts = Vec::new();
+    for (severity, word) in [
+        (Severity::Error, "error"),
+        (Severity::Warning, "warning"),
+        (Severity::Note, "note"),
+    ] {
+        let n = count(severity);
+        if n > 0 {
+            parts.push(plural(n, word));
+        }
+    }
+    parts.join(", ")
+}
+
+/// `validate --config FILE`: every finding, then a one-line verdict. Returns the exit code.
+pub fn validate(path: &Path, env: EnvLookup<'_>, out: &mut dyn Write) -> std::io::Result<i32> {
+    match config::load_file(path, env) {
+        Ok(loaded) => {
+            write_diagnostics(out, &loaded.diagnostics)?;
+            let extra = summary(&loaded.diagnostics);
+            if extra.is_empty() {
+                writeln!(out, "{}: valid", path.display())?;
+            } else {
+                writeln!(out, "{}: valid ({extra})", path.display())?;
+            }
+            Ok(exit::OK)
+        }
+        Err(LoadError::Invalid(diagnostics)) => {
+            write_diagnostics(out, &diagnostics)?;
+            writeln!(
+                out,
+                "{}: invalid ({})",
+                path.display(),
+                summary(&diagnostics)
+            )?;
+            Ok(exit::INVALID)
+        }
+        Err(e @ LoadError::Unreadable { .. }) => {
+            writeln!(out, "{e}")?;
+            Ok(exit::UNREADABLE)
+        }
+    }
+}
+
+/// `print-config --config FILE`: the config as it will run, secrets redacted.
+pub fn print_config(
+    path: &Path,
+    env: EnvLookup<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    match config::load_file(path, env) {
+        Ok(loaded) => {
+            write!(
+                out,
+                "{}",
+                config::print::render(&loaded.expanded, &loaded.secret_paths)
+            )?;
+            Ok(exit::OK)
+        }
+        Err(LoadError::Invalid(diagnostics)) => {
+            write_diagnostics(err, &diagnostics)?;
+            Ok(exit::INVALID)
+        }
+        Err(e @ LoadError::Unreadable { .. }) => {
+            writeln!(err, "{e}")?;
+            Ok(exit::UNREADABLE)
+        }
+    }
+}
+
+/// `run --config FILE` (or `--config=FILE` alone, as the OpenTelemetry Operator starts it).
+pub fn run(path: &Path, env: EnvLookup<'_>, err: &mut dyn Write) -> std::io::Result<i32> {
+    let loaded = match config::load_file(path, env) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Invalid(diagnostics)) => {
+            write_diagnostics(err, &diagnostics)?;
+            return Ok(exit::INVALID);
+        }
+        Err(e @ LoadError::Unreadable { .. }) => {
+            writeln!(err, "{e}")?;
+            return Ok(exit::UNREADABLE);
+        }
+    };
+    write_diagnostics(err, &loaded.diagnostics)?;
+    writeln!(
+        err,
+        "error: {}: the pipeline cannot start: the k8s_events receiver is not in this build yet",
+        path.display()
+    )?;
+    Ok(exit::INVALID)
+}
