@@ -121,3 +121,46 @@ pub fn run(path: &Path, env: EnvLookup<'_>, err: &mut dyn Write) -> std::io::Res
     )?;
     Ok(exit::INVALID)
 }
+
+/// `replay --config FILE --events FILE`: what the config's pipelines would send for recorded
+/// events (a LIST body or watch lines from the API server), without a cluster or Loki.
+pub fn replay(
+    config_path: &Path,
+    events_path: &Path,
+    env: EnvLookup<'_>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<i32> {
+    let loaded = match config::load_file(config_path, env) {
+        Ok(loaded) => loaded,
+        Err(LoadError::Invalid(diagnostics)) => {
+            write_diagnostics(err, &diagnostics)?;
+            return Ok(exit::INVALID);
+        }
+        Err(e @ LoadError::Unreadable { .. }) => {
+            writeln!(err, "{e}")?;
+            return Ok(exit::UNREADABLE);
+        }
+    };
+    let text = match std::fs::read_to_string(events_path) {
+        Ok(text) => text,
+        Err(e) => {
+            writeln!(err, "{}: cannot read: {e}", events_path.display())?;
+            return Ok(exit::UNREADABLE);
+        }
+    };
+    let recorded = crate::replay::read_events(&text);
+    for skipped in &recorded.skipped {
+        writeln!(err, "{}: skipped {skipped}", events_path.display())?;
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    write!(
+        out,
+        "{}",
+        crate::replay::replay(&loaded.config, &recorded.records, now)
+    )?;
+    Ok(exit::OK)
+}

@@ -11,3 +11,4 @@ pub mod exporter;
 pub mod processor;
 pub mod receiver;
 pub mod record;
+pub mod replay;

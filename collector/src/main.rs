@@ -40,6 +40,14 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// Dry run: feed recorded events (a LIST body or watch lines) through the config's
+    /// pipelines and print what each exporter would send. Needs no cluster and no Loki.
+    Replay {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        events: PathBuf,
+    },
 }
 
 fn env(name: &str) -> Option<String> {
@@ -54,6 +62,9 @@ fn main() -> ExitCode {
         (Some(Command::Validate { config }), _) => commands::validate(&config, &env, stdout),
         (Some(Command::PrintConfig { config }), _) => {
             commands::print_config(&config, &env, stdout, stderr)
+        }
+        (Some(Command::Replay { config, events }), _) => {
+            commands::replay(&config, &events, &env, stdout, stderr)
         }
         (Some(Command::Run { config }), _) | (None, Some(config)) => {
             commands::run(&config, &env, stderr)

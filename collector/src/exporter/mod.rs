@@ -1,3 +1,4 @@
 //! Exporters: where records leave the collector.
 
+pub mod debug;
 pub mod loki;
