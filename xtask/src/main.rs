@@ -1,1 +1,40 @@
-fn main() {}
+//! `cargo xtask <command>`: the project's automation, in plain Rust.
+//!
+//! Each command prints what it runs, so a failure can be reproduced by hand.
+
+mod ci;
+mod demo;
+mod process;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  demo [--duration 20s]   run the collector on the embedded simulator and show what reaches Loki
+  ci                      everything CI checks: fmt, clippy, tests
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match command.as_str() {
+        "ci" => ci::run(rest),
+        "demo" => demo::run(rest),
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
