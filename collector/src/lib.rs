@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod config;
 pub mod exporter;
+pub(crate) mod gofmt;
 pub mod processor;
 pub mod receiver;
 pub mod record;

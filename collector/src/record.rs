@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::gofmt;
+
 /// A typed attribute value, as in OpenTelemetry's `AnyValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AnyValue {
@@ -28,38 +30,12 @@ impl AnyValue {
         }
     }
 
-    /// The value's string form as the OpenTelemetry collector renders it (`pcommon.Value.AsString`):
-    /// ints in decimal, bools as `true`/`false`, doubles in Go's shortest `%g`-like form, maps and
-    /// arrays as JSON, bytes as base64.
+    /// The value's text as the OpenTelemetry Collector renders it, pcommon's `Value.AsString`:
+    /// ints in decimal, bools as `true`/`false`, doubles in Go's JSON number form, maps and
+    /// arrays as Go JSON (keys sorted), bytes as base64. The one implementation is
+    /// `gofmt::as_string`.
     pub fn to_display_string(&self) -> String {
-        match self {
-            AnyValue::Str(s) => s.clone(),
-            AnyValue::Int(i) => i.to_string(),
-            AnyValue::Double(d) => format_double(*d),
-            AnyValue::Bool(b) => b.to_string(),
-            AnyValue::Bytes(b) => base64(b),
-            AnyValue::Array(_) | AnyValue::Map(_) => self.to_json().to_string(),
-        }
-    }
-
-    /// The value as JSON, as OpenTelemetry's `pcommon` converts it (`AsRaw`).
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::Value;
-        match self {
-            AnyValue::Str(s) => Value::String(s.clone()),
-            AnyValue::Int(i) => Value::from(*i),
-            AnyValue::Double(d) => serde_json::Number::from_f64(*d)
-                .map(Value::Number)
-                .unwrap_or_else(|| Value::String(format_double(*d))),
-            AnyValue::Bool(b) => Value::Bool(*b),
-            AnyValue::Bytes(b) => Value::String(base64(b)),
-            AnyValue::Array(items) => Value::Array(items.iter().map(AnyValue::to_json).collect()),
-            AnyValue::Map(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_json()))
-                    .collect(),
-            ),
-        }
+        gofmt::as_string(self)
     }
 }
 
@@ -91,53 +67,6 @@ impl fmt::Display for AnyValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_display_string())
     }
-}
-
-/// Go's `strconv.FormatFloat(d, 'g', -1, 64)` for the common cases: shortest round-trip digits,
-/// no trailing `.0`, exponent form for very large and very small magnitudes.
-fn format_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let abs = d.abs();
-    if abs != 0.0 && !(1e-4..1e21).contains(&abs) {
-        let s = format!("{d:e}");
-        // Rust writes `1e21`, Go writes `1e+21`.
-        return match s.split_once('e') {
-            Some((m, e)) if !e.starts_with('-') => format!("{m}e+{e:0>2}"),
-            Some((m, e)) => format!("{m}e-{:0>2}", &e[1..]),
-            None => s,
-        };
-    }
-    format!("{d}")
-}
-
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
 }
 
 /// An ordered map of attributes: keys are unique, insertion order is kept.
@@ -361,7 +290,7 @@ mod tests {
         assert_eq!(AnyValue::Double(1.5).to_display_string(), "1.5");
         assert_eq!(AnyValue::Double(3.0).to_display_string(), "3");
         assert_eq!(AnyValue::Double(1e21).to_display_string(), "1e+21");
-        assert_eq!(AnyValue::Double(1e-7).to_display_string(), "1e-07");
+        assert_eq!(AnyValue::Double(1e-7).to_display_string(), "1e-7");
         assert_eq!(AnyValue::Bytes(b"hi!".to_vec()).to_display_string(), "aGkh");
         assert_eq!(AnyValue::Bytes(b"h".to_vec()).to_display_string(), "aA==");
         assert_eq!(

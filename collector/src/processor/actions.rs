@@ -5,6 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::pattern::Pattern;
 use crate::config::processors::{Action, ConvertedType, ValueSource};
+use crate::gofmt;
 use crate::record::{AnyValue, Attributes};
 
 /// Applies `actions` in order to one attribute map.
@@ -165,7 +166,7 @@ fn convert_in_place(value: &mut AnyValue, to: ConvertedType) {
 pub fn convert_value(value: &AnyValue, to: ConvertedType) -> Option<AnyValue> {
     match (to, value) {
         (ConvertedType::String, AnyValue::Str(_)) => None,
-        (ConvertedType::String, other) => Some(AnyValue::Str(other.to_display_string())),
+        (ConvertedType::String, other) => Some(AnyValue::Str(gofmt::as_string(other))),
         (ConvertedType::Int, AnyValue::Double(d)) => Some(AnyValue::Int(*d as i64)),
         (ConvertedType::Int, AnyValue::Bool(b)) => Some(AnyValue::Int(i64::from(*b))),
         (ConvertedType::Int, AnyValue::Str(s)) => s.parse().ok().map(AnyValue::Int),

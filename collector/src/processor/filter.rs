@@ -7,6 +7,7 @@ use super::{DropReason, Outcome};
 use crate::config::processors::{
     AttributeMatch, LogFilters, MatchProperties, TextMatch, ValueMatch,
 };
+use crate::gofmt;
 use crate::record::{AnyValue, Attributes, LogRecord, SeverityNumber};
 
 /// The filter processor's decision: keep the record, or drop it and say why.
@@ -37,7 +38,7 @@ pub fn select(
 pub fn matches(props: &MatchProperties, record: &LogRecord) -> bool {
     let body = || match &record.body {
         AnyValue::Str(s) => Some(Cow::Borrowed(s.as_str())),
-        other => Some(Cow::Owned(other.to_display_string())),
+        other => Some(Cow::Owned(gofmt::as_string(other))),
     };
     let severity_text = || Some(Cow::Borrowed(record.severity_text.as_str()));
     any_text(&props.bodies, body)

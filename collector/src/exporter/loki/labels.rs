@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
-use super::{EncodeOptions, gofmt, hints};
+use super::{EncodeOptions, golabel, hints};
+use crate::gofmt;
 use crate::record::{AnyValue, Attributes, LogRecord, SeverityNumber};
 
 /// The log attribute the old exporter adds (from the severity) and promotes to the `level` label.
@@ -73,7 +74,7 @@ impl fmt::Display for LabelSet {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            write!(f, "{name}={}", gofmt::quote(value))?;
+            write!(f, "{name}={}", golabel::quote(value))?;
         }
         f.write_str("}")
     }
@@ -88,7 +89,13 @@ impl fmt::Display for LabelSet {
 pub fn normalize_label_name(raw: &str) -> String {
     let mut name: String = raw
         .chars()
-        .map(|c| if gofmt::is_letter_or_digit(c) { c } else { '_' })
+        .map(|c| {
+            if golabel::is_letter_or_digit(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     // Go tests `unicode.IsDigit(rune(label[0]))`, the first *byte*: only ASCII digits qualify.
     if name.as_bytes().first().is_some_and(u8::is_ascii_digit) {
@@ -251,7 +258,7 @@ fn level_name(severity: SeverityNumber) -> &'static str {
 fn hint_names(hint: &AnyValue) -> Vec<String> {
     let names: Vec<String> = match hint {
         AnyValue::Str(s) => s.split(',').map(str::to_owned).collect(),
-        AnyValue::Array(items) => items.iter().map(gofmt::fmt_v).collect(),
+        AnyValue::Array(items) => items.iter().map(golabel::fmt_v).collect(),
         other => vec![gofmt::as_string(other)],
     };
     names.iter().map(|n| n.trim().to_owned()).collect()
@@ -742,7 +749,7 @@ mod tests {
             prop_assert!(re.is_match(&name), "{raw:?} -> {name:?}");
 
             let name = normalize_label_name(&any);
-            prop_assert!(name.chars().all(|c| c == '_' || gofmt::is_letter_or_digit(c)));
+            prop_assert!(name.chars().all(|c| c == '_' || golabel::is_letter_or_digit(c)));
             prop_assert!(!name.starts_with(|c: char| c.is_ascii_digit()));
         }
     }

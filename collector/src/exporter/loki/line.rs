@@ -7,7 +7,8 @@
 //! escaped. Our records carry no trace context, flags or scope, so those never appear.
 
 use super::labels::RecordLabels;
-use super::{EncodeOptions, gofmt, hints, logfmt};
+use super::{EncodeOptions, hints, logfmt};
+use crate::gofmt;
 use crate::record::{AnyValue, LogRecord};
 
 /// A line format of the `loki.format` hint.

@@ -11,7 +11,7 @@
 
 use std::borrow::Cow;
 
-use super::gofmt;
+use crate::gofmt;
 use crate::record::AnyValue;
 
 /// go-logfmt reads lines with a default `bufio.Scanner`, whose longest line is 64 KiB - 1.

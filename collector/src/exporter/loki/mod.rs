@@ -11,10 +11,11 @@
 //!   sent) or as JSON, and back again for the harness.
 //!
 //! Nothing here does I/O: the sender owns HTTP, retries, Loki's 15-label limit and the tenant
-//! header. The Go formatting rules the old output depends on (`encoding/json`, `strconv.Quote`,
-//! `fmt`'s `%v`, pcommon's `AsString`) live in `gofmt`.
+//! header. The Go formatting rules the old output depends on live in the crate's `gofmt`
+//! (`encoding/json`, pcommon's `AsString`, shared with the processors) and, for what only labels
+//! need (`strconv.Quote`, `fmt`'s `%v`), in `golabel`.
 
-mod gofmt;
+mod golabel;
 pub mod labels;
 pub mod line;
 pub mod logfmt;

@@ -6,12 +6,12 @@
 
 use serde_json::Value;
 
-use super::gofmt;
 use super::labels::LabelSet;
 use super::proto::{
     DecodeError, EntryAdapter, LabelPairAdapter, PushRequest, StreamAdapter, Timestamp,
 };
 use super::streams::TenantPush;
+use crate::gofmt;
 
 /// The `Content-Type` of a JSON push.
 pub const CONTENT_TYPE_JSON: &str = "application/json";

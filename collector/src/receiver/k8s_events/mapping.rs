@@ -158,6 +158,7 @@ impl Event<'_> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::gofmt;
 
     fn record(json: &str) -> LogRecord {
         Event::from_json(json).unwrap().to_log_record().unwrap()
@@ -204,7 +205,7 @@ mod tests {
         let attrs: Vec<_> = r
             .attributes
             .iter()
-            .map(|(k, v)| (k, v.to_display_string()))
+            .map(|(k, v)| (k, gofmt::as_string(v)))
             .collect();
         assert_eq!(
             attrs,

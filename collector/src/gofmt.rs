@@ -1,16 +1,15 @@
-//! The Go standard-library formatting the old exporter's output depends on, reproduced byte for
-//! byte: `encoding/json` strings and numbers, `strconv.Quote`, `fmt`'s `%v`, `strings.TrimSpace`
-//! and pcommon's `Value.AsString`.
+//! Go's formatting of values as the OpenTelemetry Collector writes them: pcommon's
+//! `Value.AsString` ([`as_string`]) and what it is made of, `encoding/json` strings, numbers and
+//! values, `strconv.FormatFloat` and `encoding/base64`.
 //!
-//! serde_json escapes differently (no `\u003c` for `<`, no `\b`), and `AnyValue`'s own string
-//! form approximates Go's float formatting, so the encoders use these instead.
+//! One implementation for the whole crate: the processors, the receiver and the exporters all
+//! render a value's text through [`as_string`] (and `AnyValue::to_display_string`, which is it).
+//! serde_json escapes differently (no `\u003c` for `<`, no `\b`) and Rust's float forms are not
+//! Go's, so output that must match the collector byte for byte is written with these.
 
 use std::fmt::Write as _;
-use std::sync::LazyLock;
 
-use regex::Regex;
-
-use crate::record::{AnyValue, Attributes};
+use crate::record::AnyValue;
 
 /// A value Go's `encoding/json` refuses to marshal (NaN or an infinity).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +17,7 @@ pub(crate) struct UnsupportedJsonValue;
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn push_hex_byte(out: &mut String, b: u8) {
+pub(crate) fn push_hex_byte(out: &mut String, b: u8) {
     out.push(char::from(HEX[usize::from(b >> 4)]));
     out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
@@ -110,70 +109,25 @@ pub(crate) fn fmt_float_v(f: f64) -> String {
     }
     format!("{f}")
 }
-
-// Unicode general categories through the regex crate we already depend on, so Go's
-// `unicode.IsLetter`/`IsDigit`/`IsPrint` are exact rather than approximated by Rust's
-// `is_alphabetic` (which also admits marks and letter numbers). `None` cannot happen for these
-// fixed patterns; the fallbacks only keep us panic-free.
-static LETTER_OR_DIGIT: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"^[\p{L}\p{Nd}]$").ok());
-static PRINTABLE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"^[\p{L}\p{M}\p{N}\p{P}\p{S}]$").ok());
-
-fn in_class(re: &LazyLock<Option<Regex>>, c: char, fallback: fn(char) -> bool) -> bool {
-    match re.as_ref() {
-        Some(re) => re.is_match(c.encode_utf8(&mut [0u8; 4])),
-        None => fallback(c),
-    }
-}
-
-/// Go's `unicode.IsLetter(c) || unicode.IsDigit(c)`: general category L or Nd.
-pub(crate) fn is_letter_or_digit(c: char) -> bool {
-    if c.is_ascii() {
-        return c.is_ascii_alphanumeric();
-    }
-    in_class(&LETTER_OR_DIGIT, c, char::is_alphanumeric)
-}
-
-/// Go's `strconv.IsPrint`: categories L, M, N, P, S and the ASCII space.
-fn is_print(c: char) -> bool {
-    if c.is_ascii() {
-        return (' '..='~').contains(&c);
-    }
-    in_class(&PRINTABLE, c, |c| !c.is_control() && !c.is_whitespace())
-}
-
-/// Go's `strconv.Quote`: `"`-quoted, `\"` and `\\`, short escapes for `\a\b\f\n\r\t\v`, `\xNN`
-/// for other control bytes, `\uNNNN`/`\UNNNNNNNN` for other non-printable runes, printable
-/// Unicode raw.
-pub(crate) fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if is_print(c) => out.push(c),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c < ' ' || c == '\u{7f}' => {
-                out.push_str("\\x");
-                push_hex_byte(&mut out, c as u8);
-            }
-            c if u32::from(c) < 0x10000 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => {
-                let _ = write!(out, "\\U{:08x}", u32::from(c));
+/// Go's `base64.StdEncoding.EncodeToString`: padded, `+` and `/`, as pcommon renders bytes.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
             }
         }
     }
-    out.push('"');
     out
 }
 
@@ -188,7 +142,7 @@ pub(crate) fn write_json_value(out: &mut String, v: &AnyValue) -> Result<(), Uns
         AnyValue::Double(d) => out.push_str(&json_float(*d).ok_or(UnsupportedJsonValue)?),
         AnyValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         AnyValue::Bytes(b) if b.is_empty() => out.push_str("null"),
-        AnyValue::Bytes(_) => write_json_string(out, &v.to_display_string()),
+        AnyValue::Bytes(b) => write_json_string(out, &base64(b)),
         AnyValue::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -224,14 +178,19 @@ pub(crate) fn write_json_object<'a>(
     Ok(())
 }
 
-/// pcommon's `Value.AsString`, which the old exporter used for label values, the tenant and the
-/// `raw` line: maps and lists as Go JSON (`""` when Go's marshalling fails on NaN), doubles in
-/// the JSON number form (`json: unsupported value: NaN` for non-finite ones).
+/// pcommon's `Value.AsString`: a value's text wherever the collector needs one (label values,
+/// the tenant and the `raw` line of the Loki exporter, body matching of the filter processor,
+/// `convert` to string). Strings as is, ints in decimal, bools as `true`/`false`, doubles in the
+/// JSON number form (`json: unsupported value: NaN` for non-finite ones), bytes as base64, maps
+/// and lists as Go JSON (`""` when Go's marshalling fails on NaN).
 pub(crate) fn as_string(v: &AnyValue) -> String {
     match v {
         AnyValue::Str(s) => s.clone(),
+        AnyValue::Int(i) => i.to_string(),
         AnyValue::Double(d) => json_float(*d)
             .unwrap_or_else(|| format!("json: unsupported value: {}", fmt_float_v(*d))),
+        AnyValue::Bool(b) => b.to_string(),
+        AnyValue::Bytes(b) => base64(b),
         AnyValue::Map(_) | AnyValue::Array(_) => {
             let mut out = String::new();
             match write_json_value(&mut out, v) {
@@ -239,44 +198,14 @@ pub(crate) fn as_string(v: &AnyValue) -> String {
                 Err(UnsupportedJsonValue) => String::new(),
             }
         }
-        AnyValue::Int(_) | AnyValue::Bool(_) | AnyValue::Bytes(_) => v.to_display_string(),
     }
-}
-
-/// `fmt.Sprintf("%v", v.AsRaw())`, which the old exporter used for the items of a hint given as
-/// a list: strings as is, `[1 2]` for lists and bytes, `map[k:v]` (keys sorted) for maps.
-pub(crate) fn fmt_v(v: &AnyValue) -> String {
-    match v {
-        AnyValue::Str(s) => s.clone(),
-        AnyValue::Int(i) => i.to_string(),
-        AnyValue::Double(d) => fmt_float_v(*d),
-        AnyValue::Bool(b) => b.to_string(),
-        AnyValue::Bytes(b) => {
-            let items: Vec<String> = b.iter().map(u8::to_string).collect();
-            format!("[{}]", items.join(" "))
-        }
-        AnyValue::Array(items) => {
-            let items: Vec<String> = items.iter().map(fmt_v).collect();
-            format!("[{}]", items.join(" "))
-        }
-        AnyValue::Map(map) => format!("map[{}]", fmt_v_map(map)),
-    }
-}
-
-fn fmt_v_map(map: &Attributes) -> String {
-    let mut sorted: Vec<(&str, &AnyValue)> = map.iter().collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    let items: Vec<String> = sorted
-        .into_iter()
-        .map(|(k, v)| format!("{k}:{}", fmt_v(v)))
-        .collect();
-    items.join(" ")
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::record::Attributes;
 
     fn json(s: &str) -> String {
         let mut out = String::new();
@@ -323,29 +252,16 @@ mod tests {
     }
 
     #[test]
-    fn quote_matches_strconv() {
-        assert_eq!(quote("plain"), r#""plain""#);
-        assert_eq!(quote("a\"b\\c"), r#""a\"b\\c""#);
-        assert_eq!(quote("\u{7}\u{8}\u{c}\n\r\t\u{b}"), r#""\a\b\f\n\r\t\v""#);
-        assert_eq!(quote("\u{0}\u{1b}\u{7f}"), r#""\x00\x1b\x7f""#);
-        assert_eq!(quote("é 😀 ü\u{301}"), "\"é 😀 ü\u{301}\"");
-        // Non-ASCII spaces and format characters are not printable in Go.
-        assert_eq!(quote("\u{a0}\u{200b}\u{2028}"), r#""\u00a0\u200b\u2028""#);
-        assert_eq!(quote("\u{e0001}"), r#""\U000e0001""#);
+    fn base64_pads_like_go() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"h"), "aA==");
+        assert_eq!(base64(b"hi"), "aGk=");
+        assert_eq!(base64(b"hi!"), "aGkh");
+        assert_eq!(base64(&[0xfb, 0xff]), "+/8=");
     }
 
     #[test]
-    fn letters_and_digits_are_unicode_categories() {
-        assert!(is_letter_or_digit('é'));
-        assert!(is_letter_or_digit('٣')); // Arabic-Indic digit: Nd
-        assert!(!is_letter_or_digit('²')); // superscript two: No
-        assert!(!is_letter_or_digit('Ⅻ')); // Roman numeral: Nl
-        assert!(!is_letter_or_digit('\u{301}')); // combining accent: Mn
-        assert!(!is_letter_or_digit('.'));
-    }
-
-    #[test]
-    fn as_string_and_percent_v_follow_pcommon_and_fmt() {
+    fn as_string_follows_pcommon() {
         let map = AnyValue::Map(
             [("b", AnyValue::from("<x>")), ("a", AnyValue::Int(1))]
                 .into_iter()
@@ -362,12 +278,8 @@ mod tests {
             ""
         );
         assert_eq!(as_string(&AnyValue::Bool(true)), "true");
-        assert_eq!(fmt_v(&map), "map[a:1 b:<x>]");
-        assert_eq!(fmt_v(&AnyValue::Bytes(vec![1, 2])), "[1 2]");
-        assert_eq!(
-            fmt_v(&AnyValue::Array(vec!["x".into(), AnyValue::Double(2e6)])),
-            "[x 2e+06]"
-        );
+        assert_eq!(as_string(&AnyValue::Int(-7)), "-7");
+        assert_eq!(as_string(&AnyValue::Bytes(b"hi!".to_vec())), "aGkh");
     }
 
     #[test]
