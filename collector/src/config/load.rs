@@ -346,9 +346,10 @@ impl Loader<'_> {
             }
         }
         // A misspelt `service:` already got a "did you mean"; do not also call it missing.
-        let misspelt_service = self.diagnostics.iter().any(|d| {
-            d.help.as_deref() == Some("did you mean `service`?")
-        });
+        let misspelt_service = self
+            .diagnostics
+            .iter()
+            .any(|d| d.help.as_deref() == Some("did you mean `service`?"));
         if root.get("service").is_none() && !misspelt_service {
             self.diagnostics.push(Diagnostic::error(
                 self.file,

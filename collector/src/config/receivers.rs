@@ -57,10 +57,11 @@ pub struct K8sEventsConfig {
     pub k8s_leader_elector: Option<String>,
     /// Id of a `file_storage` extension: resume from the last checkpoint Loki acknowledged.
     pub storage: Option<String>,
-    /// Throttle repeats of the same event (by uid) to one per interval; negative in
-    /// OpenTelemetry means "drop every update": write `-1s` as `drop_updates: true` here.
+    /// Throttle repeats of the same event (by uid) to one per interval. OpenTelemetry's
+    /// negative value ("drop every update") is written `drop_updates: true` here.
     pub dedup_interval: Option<ConfigDuration>,
-    /// Ship only the first occurrence of each event, never its count bumps.
+    /// Ours: ship only the first occurrence of each event, never its count bumps (what a
+    /// negative `dedup_interval` means in OpenTelemetry).
     pub drop_updates: bool,
     /// Ours: `v1` (default) or `events.k8s.io/v1`.
     pub api: EventsApi,

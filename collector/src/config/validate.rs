@@ -298,6 +298,16 @@ impl Checker<'_> {
             if let Some(endpoint) = endpoint {
                 self.endpoint(&id, endpoint_key, endpoint, tls);
             }
+            if let ExporterConfig::Loki(l) = &c.config
+                && l.compression == super::exporters::Compression::Gzip
+                && l.encoding == super::exporters::LokiEncoding::Protobuf
+            {
+                self.warning(
+                    &["exporters", &id, "compression"],
+                    "compression: gzip applies to JSON bodies only; protobuf pushes are always snappy-compressed",
+                )
+                .help = Some("remove compression, or set encoding: json".into());
+            }
             if let Some(AuthConfig { authenticator }) = auth {
                 self.extension_reference(
                     &["exporters", &id, "auth", "authenticator"],
@@ -346,12 +356,21 @@ impl Checker<'_> {
             )
             .help = Some("to connect without TLS use an http:// endpoint; to accept a self-signed test server set insecure_skip_verify: true".into());
         }
-        if !https
-            && (tls.ca_file.is_some()
-                || tls.ca_pem.is_some()
-                || tls.cert_file.is_some()
-                || tls.insecure_skip_verify)
-        {
+        let tls_configured = tls.insecure_skip_verify
+            || tls.server_name_override.is_some()
+            || tls.min_version.is_some()
+            || tls.max_version.is_some()
+            || [
+                &tls.ca_file,
+                &tls.ca_pem,
+                &tls.cert_file,
+                &tls.cert_pem,
+                &tls.key_file,
+                &tls.key_pem,
+            ]
+            .iter()
+            .any(|v| v.is_some());
+        if !https && tls_configured {
             self.warning(
                 &tls_path,
                 "the endpoint is http://, so these TLS settings are ignored and everything, credentials included, is sent in plain text",
@@ -364,12 +383,17 @@ impl Checker<'_> {
                 "the server certificate will not be verified: anyone on the network path can impersonate Loki and read the credentials",
             );
             d.help = Some("set tls.ca_file to the CA that signed Loki's certificate, and remove insecure_skip_verify".into());
-            if tls.ca_file.is_some() || tls.ca_pem.is_some() {
-                self.warning(
-                    &["exporters", id, "tls", "ca_file"],
-                    "ca_file is ignored because insecure_skip_verify is true: no certificate is checked",
-                )
-                .help = Some("remove insecure_skip_verify to verify against this CA".into());
+            for (key, set) in [
+                ("ca_file", tls.ca_file.is_some()),
+                ("ca_pem", tls.ca_pem.is_some()),
+            ] {
+                if set {
+                    self.warning(
+                        &["exporters", id, "tls", key],
+                        format!("{key} is ignored because insecure_skip_verify is true: no certificate is checked"),
+                    )
+                    .help = Some("remove insecure_skip_verify to verify against this CA".into());
+                }
             }
         }
         for (key, value) in [
