@@ -1,4 +1,8 @@
 //! Exporters: where records leave the collector.
 
+pub mod auth;
 pub mod debug;
 pub mod loki;
+pub mod problem;
+pub mod stats;
+pub mod tls;
