@@ -68,25 +68,6 @@ fn push_event(out: &mut Recorded, event: &Event<'_>) {
     }
 }
 
-/// The loki exporter's encoding settings from its config.
-pub fn encode_options(config: &LokiExporterConfig) -> loki::EncodeOptions {
-    let d = config.default_labels_enabled;
-    loki::EncodeOptions {
-        default_labels_enabled: loki::DefaultLabelsEnabled {
-            exporter: d.exporter,
-            job: d.job,
-            instance: d.instance,
-            level: d.level,
-        },
-        keep_namespace_label: config.keep_namespace_label,
-        logfmt_message_field: config.logfmt_message_field,
-        max_line_bytes: config
-            .max_line_bytes
-            .and_then(|n| usize::try_from(n).ok())
-            .unwrap_or(loki::DEFAULT_MAX_LINE_BYTES),
-    }
-}
-
 /// Runs `records` through every pipeline of `config`; returns the report of what each exporter
 /// would send. `now_unix_nano` stamps entries of records without a time.
 pub fn replay(config: &Config, records: &[LogRecord], now_unix_nano: i64) -> String {
@@ -157,7 +138,7 @@ pub fn replay(config: &Config, records: &[LogRecord], now_unix_nano: i64) -> Str
 
 fn describe_loki(id: &str, config: &LokiExporterConfig, records: &[LogRecord], now: i64) -> String {
     let mut out = String::new();
-    let batch = loki::encode_records(records, &encode_options(config), now);
+    let batch = loki::encode_records(records, &loki::send::encode_options(config), now);
     let header_tenant = config.headers.get_ignore_case("X-Scope-OrgID");
     for push in &batch.pushes {
         let tenant = push.tenant.as_deref().or(header_tenant).unwrap_or("(none)");

@@ -16,11 +16,15 @@
 //! need (`strconv.Quote`, `fmt`'s `%v`), in `golabel`.
 
 mod golabel;
+pub mod client;
 pub mod labels;
 pub mod line;
 pub mod logfmt;
 pub mod proto;
 pub mod push_json;
+pub mod retry;
+pub mod send;
+pub mod split;
 pub mod streams;
 #[cfg(test)]
 mod test_support;
