@@ -113,13 +113,15 @@ pub fn run(path: &Path, env: EnvLookup<'_>, err: &mut dyn Write) -> std::io::Res
             return Ok(exit::UNREADABLE);
         }
     };
-    write_diagnostics(err, &loaded.diagnostics)?;
-    writeln!(
-        err,
-        "error: {}: the pipeline cannot start: the k8s_events receiver is not in this build yet",
-        path.display()
-    )?;
-    Ok(exit::INVALID)
+    // From here on the runtime logs diagnostics itself, in the configured log format.
+    match crate::runtime::run(&loaded) {
+        Ok(()) => Ok(exit::OK),
+        Err(e) => {
+            // The runtime's logger (stderr, in the configured format) says it once.
+            tracing::error!("{e}");
+            Ok(exit::INVALID)
+        }
+    }
 }
 
 /// `replay --config FILE --events FILE`: what the config's pipelines would send for recorded

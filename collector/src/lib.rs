@@ -13,3 +13,4 @@ pub mod processor;
 pub mod receiver;
 pub mod record;
 pub mod replay;
+pub mod runtime;
