@@ -1,1 +1,3 @@
 //! The conformance harness.
+
+pub mod manifests;
