@@ -1,3 +1,9 @@
 //! The conformance harness.
 
+pub mod certs;
+pub mod collector;
+pub mod deployment;
 pub mod manifests;
+pub mod scenario;
+pub mod sim;
+pub mod tls;
