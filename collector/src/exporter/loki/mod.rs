@@ -15,8 +15,8 @@
 //! (`encoding/json`, pcommon's `AsString`, shared with the processors) and, for what only labels
 //! need (`strconv.Quote`, `fmt`'s `%v`), in `golabel`.
 
-mod golabel;
 pub mod client;
+mod golabel;
 pub mod labels;
 pub mod line;
 pub mod logfmt;
