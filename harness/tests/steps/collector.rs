@@ -33,19 +33,19 @@ fn add_resource_attribute(w: &mut E2e, key: &str, value: &str) -> Result<(), Str
 
 #[given(expr = "the collector is deployed from {string}")]
 async fn deployed(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&dir)
+    w.sc().await?.deploy(&super::deploy_dir(&dir))
 }
 
 #[given(expr = "the collector is deployed from {string} with Loki over plain http")]
 async fn deployed_http(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&dir)?;
+    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
     change(w, ConfigChange::Remove("/exporters/loki/tls".into()))
 }
 
 #[given(expr = "the collector is deployed from {string} trusting the Loki CA")]
 async fn deployed_ca(w: &mut E2e, dir: String) -> Result<(), String> {
     // deploy/ mounts the Loki CA at tls.ca_file; the scenario's CA is what is mounted there.
-    w.sc().await?.deploy(&dir)
+    w.sc().await?.deploy(&super::deploy_dir(&dir))
 }
 
 #[given(
@@ -53,7 +53,7 @@ async fn deployed_ca(w: &mut E2e, dir: String) -> Result<(), String> {
 )]
 async fn deployed_mtls(w: &mut E2e, dir: String) -> Result<(), String> {
     let sc = w.sc().await?;
-    sc.deploy(&dir)?;
+    sc.deploy(&super::deploy_dir(&dir))?;
     let cert = sc.cert_paths.client_cert.display().to_string();
     let key = sc.cert_paths.client_key.display().to_string();
     change(
@@ -82,13 +82,13 @@ fn skip_verify(w: &mut E2e) -> Result<(), String> {
 
 #[given(expr = "the collector is deployed from {string} with insecure_skip_verify")]
 async fn deployed_skip_verify(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&dir)?;
+    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
     skip_verify(w)
 }
 
 #[given(expr = "the collector is deployed from {string} with loki.format {string}")]
 async fn deployed_format(w: &mut E2e, dir: String, format: String) -> Result<(), String> {
-    w.sc().await?.deploy(&dir)?;
+    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
     add_resource_attribute(w, "loki.format", &format)
 }
 
@@ -96,13 +96,13 @@ async fn deployed_format(w: &mut E2e, dir: String, format: String) -> Result<(),
     expr = "the collector is deployed from {string} with the tenant taken from each event's namespace"
 )]
 async fn deployed_tenant(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&dir)?;
+    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
     add_resource_attribute(w, "loki.tenant", "k8s.namespace.name")
 }
 
 #[given(expr = "the collector is deployed from {string} with the event uid as structured metadata")]
 async fn deployed_metadata(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&dir)?;
+    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
     add_resource_attribute(w, "loki.structured_metadata", "k8s.event.uid")
 }
 

@@ -6,6 +6,7 @@ mod config;
 mod loki;
 
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use harness::scenario::Scenario;
@@ -14,6 +15,19 @@ use serde_json::Value;
 /// The workspace root (`features/`, `deploy/`, `snapshots/` live there).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// When set, "deployed from \"deploy\"" reads this directory instead: a copy of deploy/ that a
+/// test has broken on purpose, to prove the scenarios notice.
+pub static DEPLOY_DIR_OVERRIDE: Mutex<Option<String>> = Mutex::new(None);
+
+/// The deploy directory a step names, or the override.
+pub fn deploy_dir(requested: &str) -> String {
+    DEPLOY_DIR_OVERRIDE
+        .lock()
+        .ok()
+        .and_then(|o| o.clone())
+        .unwrap_or_else(|| requested.to_owned())
 }
 
 /// The world of one scenario.
