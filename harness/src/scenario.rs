@@ -19,7 +19,8 @@ use crate::sim::loki::{FakeLoki, LokiConfig};
 use crate::tls::{TlsMode, TlsTerminator};
 
 /// How long an eventual assertion waits before it fails.
-pub const EVENTUALLY: Duration = Duration::from_secs(15);
+/// (Generous: the deployed retry backoff reaches 11 s by its third attempt.)
+pub const EVENTUALLY: Duration = Duration::from_secs(30);
 /// How long a "never"/"exactly" assertion watches for more to arrive.
 pub const SETTLE: Duration = Duration::from_secs(2);
 

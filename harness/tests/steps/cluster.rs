@@ -20,6 +20,17 @@ async fn an_event(
     Ok(())
 }
 
+#[when(expr = "an event {string} is created in {string} with reason {string} and type {string}")]
+async fn event_created(
+    w: &mut E2e,
+    name: String,
+    ns: String,
+    reason: String,
+    kind: String,
+) -> Result<(), String> {
+    an_event(w, name, ns, reason, kind).await
+}
+
 #[when(expr = "{int} events are created in {string}")]
 async fn events_created(w: &mut E2e, n: usize, ns: String) -> Result<(), String> {
     for _ in 0..n {

@@ -1,6 +1,7 @@
 //! Steps about the config as users check it: validate, print-config, and the Secret.
 
 use cucumber::{given, then, when};
+use harness::scenario::ConfigChange;
 
 use super::{E2e, workspace_root};
 
@@ -57,6 +58,62 @@ async fn shared_password(w: &mut E2e, password: String) -> Result<(), String> {
         .insert("PASSWORD".into(), password.clone());
     let config = sc.loki_config.take().unwrap_or_default();
     sc.loki_config = Some(config.with_basic_auth(user, password));
+    Ok(())
+}
+
+#[when(expr = "the password at Loki's gateway is changed to {string}")]
+async fn gateway_password(w: &mut E2e, password: String) -> Result<(), String> {
+    let sc = w.sc().await?;
+    let user = sc
+        .deployment_mut()?
+        .secret
+        .get("USER")
+        .cloned()
+        .unwrap_or_default();
+    sc.loki()?.set_basic_auth(user, password);
+    Ok(())
+}
+
+/// Writes the password file as the kubelet updates a Secret volume: a new file, then a rename.
+fn write_password_file(path: &std::path::Path, password: &str) -> Result<(), String> {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, password).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[given(expr = "the collector is deployed from {string} reading the Loki password from a file")]
+async fn password_file(w: &mut E2e, dir: String) -> Result<(), String> {
+    let sc = w.sc().await?;
+    sc.deploy(&super::deploy_dir(&dir))?;
+    let password = sc
+        .deployment_mut()?
+        .secret
+        .get("PASSWORD")
+        .cloned()
+        .unwrap_or_default();
+    let path = sc.dir.join("loki-password");
+    write_password_file(&path, &password)?;
+    let auth = "/extensions/basicauth~1client/client_auth";
+    sc.config_changes
+        .push(ConfigChange::Remove(format!("{auth}/password")));
+    sc.config_changes.push(ConfigChange::Set(
+        format!("{auth}/password_file"),
+        serde_json::json!(path.display().to_string()),
+    ));
+    Ok(())
+}
+
+#[when(expr = "the password is rotated to {string} in the file and at Loki's gateway")]
+async fn rotate(w: &mut E2e, password: String) -> Result<(), String> {
+    let sc = w.sc().await?;
+    let user = sc
+        .deployment_mut()?
+        .secret
+        .get("USER")
+        .cloned()
+        .unwrap_or_default();
+    write_password_file(&sc.dir.join("loki-password"), &password)?;
+    sc.loki()?.set_basic_auth(user, password);
     Ok(())
 }
 

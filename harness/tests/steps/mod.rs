@@ -60,7 +60,7 @@ impl E2e {
             .ok_or_else(|| "no scenario".to_owned())
     }
 
-    /// After the scenario: stop the collector, remove files; on failure, print diagnostics.
+    /// After the scenario: stop the collector and remove its files.
     pub async fn finish(&mut self) {
         if let Some(sc) = self.scenario.as_mut() {
             let _ = sc.kill_collector().await;

@@ -327,16 +327,18 @@ impl fmt::Debug for LokiClient {
 }
 
 impl Answer {
-    /// What the answer means: 2xx accepted; 429 and 5xx retried; any other status final.
+    /// What the answer means: 2xx accepted; 429 and 5xx retried; 401 and 403 retried too
+    /// (credentials are fixed or rotated while the API server still holds the events: dropping
+    /// would lose them; the backoff keeps it from becoming a storm, and `max_elapsed_time`
+    /// bounds it); any other status final.
     pub fn verdict(&self) -> Verdict {
         match self.status {
             200..=299 => Verdict::Accepted,
             429 | 500..=599 => Verdict::Retry {
                 retry_after: self.retry_after,
             },
+            401 | 403 => Verdict::Retry { retry_after: None },
             400 => Verdict::Reject(DropReason::BadRequest),
-            401 => Verdict::Reject(DropReason::Unauthorized),
-            403 => Verdict::Reject(DropReason::Forbidden),
             413 => Verdict::Reject(DropReason::TooLarge),
             402..=499 => Verdict::Reject(DropReason::Other4xx),
             _ => Verdict::Reject(DropReason::UnexpectedStatus),
@@ -418,11 +420,11 @@ pub(crate) mod tests {
         );
         assert_eq!(
             answer(401, "").verdict(),
-            Verdict::Reject(DropReason::Unauthorized)
+            Verdict::Retry { retry_after: None }
         );
         assert_eq!(
             answer(403, "").verdict(),
-            Verdict::Reject(DropReason::Forbidden)
+            Verdict::Retry { retry_after: None }
         );
         assert_eq!(
             answer(413, "").verdict(),

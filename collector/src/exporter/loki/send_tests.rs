@@ -249,17 +249,27 @@ fn assert_dropped_without_retry(exporter: &LokiExporter, reason: DropReason, rec
 }
 
 #[tokio::test]
-async fn unauthorized_is_not_retried() {
+async fn rejected_credentials_are_retried_with_backoff_until_they_work() {
+    // A password rotated at the gateway before the Secret: nothing may be lost meanwhile.
     let server = MockServer::start().await;
-    respond(&server, 401).await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(401))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    respond(&server, 204).await;
     let exporter = LokiExporter::new("loki", &fast_config(&server), None).unwrap();
 
-    for _ in 0..3 {
-        let outcome = exporter.export(&records(2, None), &mut no_shutdown()).await;
-        assert_eq!((outcome.accepted, outcome.rejected), (0, 2));
-    }
-    assert_eq!(requests(&server).await.len(), 3, "one request per batch");
-    assert_dropped_without_retry(&exporter, DropReason::Unauthorized, 6);
+    let outcome = exporter.export(&records(2, None), &mut no_shutdown()).await;
+    assert_eq!((outcome.accepted, outcome.rejected), (2, 0));
+    assert_eq!(
+        requests(&server).await.len(),
+        3,
+        "two refusals, then delivered"
+    );
+    let stats = exporter.stats();
+    assert_eq!(stats.retries(), 2);
+    assert_eq!(stats.dropped(DropReason::Unauthorized), 0);
 }
 
 /// A Loki that accepts tenant `good` and answers `bad` for tenant `bad`.

@@ -1,7 +1,7 @@
 //! The API server's answers for Events: LIST pages, watch stream lines, and `Status` errors.
 //!
 //! Only decoding: the receiver makes the requests and decides what each answer means for its
-//! state (page on with `continue`, re-list on [`WatchEvent::Expired`], stop on 401/403).
+//! state (page on with `continue`, re-list on [`WatchEvent::Expired`], back off and retry on 401/403).
 
 use std::borrow::Cow;
 use std::fmt;

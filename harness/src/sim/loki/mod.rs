@@ -221,7 +221,15 @@ impl FakeLoki {
         self.gate.addr()
     }
 
-    /// The configuration it runs with.
+    /// Changes the credentials the gateway accepts, as an operator rotating them does.
+    pub fn set_basic_auth(&self, user: impl Into<String>, password: impl Into<String>) {
+        self.state.lock().credentials = Some(BasicAuth {
+            user: user.into(),
+            password: password.into(),
+        });
+    }
+
+    /// The configuration it started with.
     pub fn config(&self) -> &LokiConfig {
         &self.state.config
     }

@@ -36,6 +36,8 @@ pub(crate) struct State {
 
 #[derive(Debug, Default)]
 pub(crate) struct Inner {
+    /// The credentials the gateway accepts now (they start as the config's and can rotate).
+    pub credentials: Option<super::BasicAuth>,
     pub faults: VecDeque<Fault>,
     pub delay: Duration,
     pub pushes: Vec<RecordedPush>,
@@ -114,9 +116,13 @@ impl Respond for LokiResponder {
 
 impl State {
     pub(crate) fn new(config: LokiConfig) -> Self {
+        let inner = Inner {
+            credentials: config.basic_auth.clone(),
+            ..Inner::default()
+        };
         Self {
             config,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
         }
     }
 
@@ -134,7 +140,8 @@ impl State {
                 .map(str::to_owned)
         };
         let (auth, credentials) = read_authorization(header("authorization").as_deref());
-        let auth_ok = match &self.config.basic_auth {
+        let expected = self.lock().credentials.clone();
+        let auth_ok = match &expected {
             None => true,
             Some(expected) => credentials.is_some_and(|(user, password)| {
                 user == expected.user && password == expected.password
