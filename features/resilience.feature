@@ -60,3 +60,15 @@ Feature: Resilience — every event reaches Loki exactly once, whatever fails
     And the collector receives SIGTERM
     Then the collector exits with code 0
     And Loki stores each of the 3 events exactly once
+
+  Scenario: Two replicas with leader election ship each event once, also after the leader is killed
+    Given the ha overlay's leader election is added: lease "k8s-event-collector" in "otel", lease_duration 3s, renew_deadline 2s, retry_period 500ms
+    When replicas "collector-a" and "collector-b" start
+    And 3 events are created in "shop"
+    Then Loki stores each of the 3 events exactly once
+    And exactly one replica is the leader
+    When the leader is killed
+    And 3 events are created in "shop"
+    Then the other replica becomes the leader within 15 seconds
+    And Loki stores each of the 6 events exactly once
+    And no entry was pushed to Loki twice

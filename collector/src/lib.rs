@@ -8,6 +8,7 @@
 pub mod commands;
 pub mod config;
 pub mod exporter;
+pub mod extension;
 pub(crate) mod gofmt;
 pub mod processor;
 pub mod receiver;

@@ -52,6 +52,17 @@ pub struct Scenario {
     pub metrics_address: String,
     /// The last one-shot command's exit code and output (validate, print-config).
     pub last_command: Option<(i32, String)>,
+    /// Extra replicas of the Deployment (leader election), by pod name.
+    pub replicas: BTreeMap<String, Replica>,
+}
+
+/// One more replica of the collector: a pod of its own, with its own ports, checkpoint volume
+/// and `POD_NAME`, sharing the config, API server and Loki.
+#[derive(Debug)]
+pub struct Replica {
+    pub process: CollectorProcess,
+    pub health_address: String,
+    pub metrics_address: String,
 }
 
 /// A change to the config before it is "mounted", written in the user's words by the steps.
@@ -134,6 +145,7 @@ impl Scenario {
             health_address: free_address().map_err(|e| e.to_string())?,
             metrics_address: free_address().map_err(|e| e.to_string())?,
             last_command: None,
+            replicas: BTreeMap::new(),
             dir,
         })
     }
@@ -329,6 +341,7 @@ impl Scenario {
             all.extend(c.log());
             all.extend(c.stdout());
         }
+        all.extend(self.replica_log());
         all
     }
 
@@ -365,6 +378,100 @@ impl Scenario {
                 e["lastTimestamp"] = json!(rfc3339_now(count));
             })
             .is_some()
+    }
+
+    /// Starts replica `name` (its pod name): the deployed config with this replica's own
+    /// listen ports and checkpoint directory, and `POD_NAME` set as the Downward API would.
+    pub async fn start_replica(&mut self, name: &str) -> Result<(), String> {
+        self.ensure_loki().await?;
+        let (shared_config, mut env) = self.mount()?;
+        let text = std::fs::read_to_string(&shared_config)
+            .map_err(|e| format!("{}: {e}", shared_config.display()))?;
+        let mut config: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        let health_address = free_address().map_err(|e| e.to_string())?;
+        let metrics_address = free_address().map_err(|e| e.to_string())?;
+        let checkpoints = self.dir.join(format!("checkpoints-{name}"));
+        std::fs::create_dir_all(&checkpoints).map_err(|e| e.to_string())?;
+        let own = [
+            (
+                "/extensions/file_storage/directory",
+                json!(checkpoints.display().to_string()),
+            ),
+            ("/extensions/health_check/endpoint", json!(health_address)),
+            ("/service/telemetry/metrics/address", json!(metrics_address)),
+        ];
+        for (pointer, value) in own {
+            if config.pointer(pointer).is_some() {
+                set_pointer(&mut config, pointer, value);
+            }
+        }
+        let path = self.dir.join(format!("collector-{name}.yaml"));
+        let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        env.insert("POD_NAME".into(), name.to_owned());
+        let launch = Launch {
+            binary: crate::collector::binary_path()?,
+            config: path,
+            env: env.into_iter().collect(),
+        };
+        let process = CollectorProcess::start(&launch)
+            .map_err(|e| format!("starting {}: {e}", launch.binary.display()))?;
+        self.replicas.insert(
+            name.to_owned(),
+            Replica {
+                process,
+                health_address,
+                metrics_address,
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops replica `name` with SIGKILL and keeps its log.
+    pub async fn kill_replica(&mut self, name: &str) -> Result<(), String> {
+        let mut replica = self
+            .replicas
+            .remove(name)
+            .ok_or_else(|| format!("no replica {name:?} is running"))?;
+        replica
+            .process
+            .kill()
+            .await
+            .map_err(|e| format!("kill: {e}"))?;
+        let _ = replica.process.wait_exit(Duration::from_secs(5)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        self.earlier_logs.extend(
+            replica
+                .process
+                .log()
+                .into_iter()
+                .map(|l| format!("[{name}] {l}")),
+        );
+        Ok(())
+    }
+
+    /// Replica `name`'s `/metrics` text (empty when it does not answer).
+    pub async fn replica_metrics(&self, name: &str) -> String {
+        let Some(replica) = self.replicas.get(name) else {
+            return String::new();
+        };
+        http_get(&replica.metrics_address, "/metrics")
+            .await
+            .map(|(_, body)| body)
+            .unwrap_or_default()
+    }
+
+    /// Every log line of the running replicas, each prefixed with the replica's name.
+    pub fn replica_log(&self) -> Vec<String> {
+        self.replicas
+            .iter()
+            .flat_map(|(name, r)| {
+                r.process
+                    .log()
+                    .into_iter()
+                    .map(move |l| format!("[{name}] {l}"))
+            })
+            .collect()
     }
 
     /// Removes the scenario's files.

@@ -5,6 +5,7 @@
 mod acks;
 mod checkpoint;
 mod exporters;
+mod leading;
 mod logging;
 mod pipeline;
 mod telemetry;
@@ -17,10 +18,12 @@ use tokio::sync::{mpsc, watch};
 
 use crate::config::{Config, ExtensionConfig, LoadedConfig, ProcessorConfig, ReceiverConfig};
 use crate::exporter::stats::ExporterStats;
+use crate::extension::LeaderElector;
 use crate::processor::{self, Batcher, Stage};
 use crate::receiver::k8s_events::{K8sEventsReceiver, Position, ReceiverStats};
 use checkpoint::CheckpointStore;
 use exporters::Exporter;
+use leading::{Elected, LeaderStatus};
 use pipeline::{Pipeline, Signals};
 use telemetry::{Observed, PipelineStats};
 
@@ -70,6 +73,8 @@ struct Collector {
     receivers: Vec<Arc<ReceiverStats>>,
     pipelines: Vec<Arc<PipelineStats>>,
     exporters: Vec<Arc<ExporterStats>>,
+    /// Pipelines under leader election: leadership and the current term's receiver.
+    leaders: Vec<Arc<LeaderStatus>>,
 }
 
 impl Observed for Collector {
@@ -84,11 +89,14 @@ impl Observed for Collector {
         for e in &self.exporters {
             out.push_str(&e.render_prometheus());
         }
+        for l in &self.leaders {
+            l.render_prometheus(&mut out);
+        }
         out
     }
 
     fn ready(&self) -> bool {
-        self.receivers.iter().all(|r| r.is_ready())
+        self.receivers.iter().all(|r| r.is_ready()) && self.leaders.iter().all(|l| l.ready())
     }
 }
 
@@ -97,10 +105,14 @@ struct Wired {
     receiver: K8sEventsReceiver,
     pipeline: Pipeline,
     checkpoint: Option<CheckpointStore>,
+    /// With `k8s_leader_elector`: `receiver` only checked the config; each term of leadership
+    /// builds its own (see `leading`).
+    elected: Option<Elected>,
 }
 
 fn build(config: &Config) -> Result<Vec<Wired>, RunError> {
     let mut wired = Vec::new();
+    let mut electors = Vec::new();
     for p in &config.service.pipelines {
         let id = p.id.to_string();
         let [receiver_id] = p.config.receivers.as_slice() else {
@@ -135,6 +147,7 @@ fn build(config: &Config) -> Result<Vec<Wired>, RunError> {
         }
         let receiver = K8sEventsReceiver::new(receiver_config, resume_from)
             .map_err(|e| RunError::Build(format!("receivers.{receiver_id}: {e}")))?;
+        let elected = elector(config, receiver_config, &id, &mut electors)?;
 
         let mut processors = Vec::new();
         let mut batcher = None;
@@ -163,6 +176,7 @@ fn build(config: &Config) -> Result<Vec<Wired>, RunError> {
             .map_err(|e| RunError::Build(e.to_string()))?;
         wired.push(Wired {
             checkpoint,
+            elected,
             receiver,
             pipeline: Pipeline {
                 stats: Arc::new(PipelineStats::new(&id)),
@@ -174,6 +188,37 @@ fn build(config: &Config) -> Result<Vec<Wired>, RunError> {
         });
     }
     Ok(wired)
+}
+
+/// The elector of a receiver that names `k8s_leader_elector`. One pipeline per elector: the
+/// Lease holds one checkpoint (`electors` collects the ids used so far).
+fn elector(
+    config: &Config,
+    receiver: &crate::config::receivers::K8sEventsConfig,
+    pipeline: &str,
+    electors: &mut Vec<String>,
+) -> Result<Option<Elected>, RunError> {
+    let Some(id) = receiver.k8s_leader_elector.as_deref() else {
+        return Ok(None);
+    };
+    let Some(ExtensionConfig::K8sLeaderElector(c)) = config.extension(id).map(|e| &e.config) else {
+        return Err(RunError::Build(format!(
+            "extensions.{id} is not a k8s_leader_elector extension"
+        )));
+    };
+    if electors.iter().any(|e| e == id) {
+        return Err(RunError::Build(format!(
+            "extensions.{id}: one k8s_leader_elector serves one pipeline (its Lease holds one checkpoint); define one per pipeline"
+        )));
+    }
+    electors.push(id.to_owned());
+    let elector =
+        LeaderElector::new(c).map_err(|e| RunError::Build(format!("extensions.{id}: {e}")))?;
+    Ok(Some(Elected {
+        elector,
+        receiver: receiver.clone(),
+        status: Arc::new(LeaderStatus::new(pipeline)),
+    }))
 }
 
 async fn listen(address: &str, what: &'static str) -> Result<TcpListener, RunError> {
@@ -189,7 +234,11 @@ async fn listen(address: &str, what: &'static str) -> Result<TcpListener, RunErr
 async fn run_async(config: &Config) -> Result<(), RunError> {
     let wired = build(config)?;
     let observed = Arc::new(Collector {
-        receivers: wired.iter().map(|w| w.receiver.stats()).collect(),
+        receivers: wired
+            .iter()
+            .filter(|w| w.elected.is_none())
+            .map(|w| w.receiver.stats())
+            .collect(),
         pipelines: wired
             .iter()
             .map(|w| Arc::clone(&w.pipeline.stats))
@@ -201,6 +250,10 @@ async fn run_async(config: &Config) -> Result<(), RunError> {
                 Exporter::Loki(l) => Some(l.stats()),
                 Exporter::Debug { .. } => None,
             })
+            .collect(),
+        leaders: wired
+            .iter()
+            .filter_map(|w| w.elected.as_ref().map(|e| Arc::clone(&e.status)))
             .collect(),
     });
 
@@ -244,21 +297,37 @@ async fn run_async(config: &Config) -> Result<(), RunError> {
         receiver,
         pipeline,
         checkpoint,
+        elected,
     } in wired
     {
         let (tx, rx) = mpsc::channel(RECEIVER_QUEUE);
         let (acked_tx, acked_rx) = watch::channel(None);
+        let id = pipeline.id.clone();
+        let receiver_stop = stop_rx.clone();
+        if let Some(elected) = elected {
+            // Leader election: the elector keeps acknowledged positions in the Lease, and
+            // ends (releasing it) after the pipeline; it is awaited with the savers.
+            let started = leading::start(
+                elected,
+                id,
+                tx,
+                acked_rx.clone(),
+                checkpoint.clone(),
+                receiver_stop,
+            );
+            receivers.push(started.receiver);
+            savers.push(started.elector);
+        } else {
+            receivers.push(tokio::spawn(async move {
+                receiver
+                    .run(tx, receiver_stop)
+                    .await
+                    .map_err(|e| format!("pipeline {id}: the receiver stopped: {e}"))
+            }));
+        }
         if let Some(store) = checkpoint {
             savers.push(tokio::spawn(save_checkpoints(store, acked_rx)));
         }
-        let id = pipeline.id.clone();
-        let receiver_stop = stop_rx.clone();
-        receivers.push(tokio::spawn(async move {
-            receiver
-                .run(tx, receiver_stop)
-                .await
-                .map_err(|e| format!("pipeline {id}: the receiver stopped: {e}"))
-        }));
         let signals = Signals {
             abort: abort_rx.clone(),
         };

@@ -3,6 +3,7 @@
 mod cluster;
 mod collector;
 mod config;
+mod ha;
 mod loki;
 
 use std::path::PathBuf;

@@ -1,0 +1,193 @@
+//! Steps about high availability: the `ha` overlay's leader election (its Role, RoleBinding and
+//! `k8s_leader_elector` config) on two replicas, and killing the leader.
+
+use std::time::Duration;
+
+use cucumber::{given, then, when};
+use harness::collector::http_get;
+use harness::scenario::{ConfigChange, Scenario};
+use harness::sim::apiserver::yaml_documents;
+use serde_json::{Value, json};
+
+use super::{E2e, eventually, tail, workspace_root};
+
+/// The metric a replica reports its leadership in.
+const LEADER_METRIC: &str = "k8s_event_collector_leader{";
+
+fn read_yaml(path: &std::path::Path) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    yaml_documents(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The `k8s_leader_elector` parts of the ha overlay's collector config: the extension and the
+/// receiver's reference to it.
+fn overlay_elector(overlay: &std::path::Path) -> Result<(String, Value), String> {
+    let patch = read_yaml(&overlay.join("configmap-patch.yaml"))?;
+    let text = patch
+        .first()
+        .and_then(|d| d.pointer("/data/collector.yaml"))
+        .and_then(Value::as_str)
+        .ok_or("the ha overlay's ConfigMap patch has no collector.yaml")?;
+    let config = yaml_documents(text)
+        .map_err(|e| format!("the ha overlay's collector.yaml: {e}"))?
+        .into_iter()
+        .next()
+        .ok_or("the ha overlay's collector.yaml is empty")?;
+    let id = config
+        .pointer("/receivers/k8s_events/k8s_leader_elector")
+        .and_then(Value::as_str)
+        .ok_or("the ha overlay's receiver names no k8s_leader_elector")?
+        .to_owned();
+    let extension = config
+        .pointer(&format!("/extensions/{}", id.replace('/', "~1")))
+        .cloned()
+        .ok_or_else(|| format!("the ha overlay's config has no extension {id}"))?;
+    Ok((id, extension))
+}
+
+#[given(
+    expr = "the ha overlay's leader election is added: lease {string} in {string}, lease_duration {word}, renew_deadline {word}, retry_period {word}"
+)]
+async fn ha_overlay(
+    w: &mut E2e,
+    lease: String,
+    namespace: String,
+    lease_duration: String,
+    renew_deadline: String,
+    retry_period: String,
+) -> Result<(), String> {
+    let overlay = workspace_root()
+        .join(super::deploy_dir("deploy"))
+        .join("overlays/ha");
+    let (id, mut extension) = overlay_elector(&overlay)?;
+    let sc = w.sc().await?;
+    let deployment = sc.deployment_mut()?;
+    for file in ["role.yaml", "rolebinding.yaml"] {
+        deployment.rbac.extend(read_yaml(&overlay.join(file))?);
+    }
+    sc.apply_rbac();
+    let timings = [
+        ("lease_name", json!(lease)),
+        ("lease_namespace", json!(namespace)),
+        ("lease_duration", json!(lease_duration)),
+        ("renew_deadline", json!(renew_deadline)),
+        ("retry_period", json!(retry_period)),
+    ];
+    for (key, value) in timings {
+        extension[key] = value;
+    }
+    let extension_pointer = format!("/extensions/{}", id.replace('/', "~1"));
+    let mut extensions: Vec<Value> = sc
+        .deployment_mut()?
+        .config
+        .pointer("/service/extensions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if !extensions.contains(&json!(id)) {
+        extensions.push(json!(id));
+    }
+    sc.config_changes.extend([
+        ConfigChange::Set(extension_pointer, extension),
+        ConfigChange::Set("/receivers/k8s_events/k8s_leader_elector".into(), json!(id)),
+        ConfigChange::Set("/service/extensions".into(), Value::Array(extensions)),
+    ]);
+    Ok(())
+}
+
+/// `Some(true)` when replica `name` reports itself the leader, `Some(false)` on standby,
+/// `None` when it does not answer.
+async fn is_leader(sc: &Scenario, name: &str) -> Option<bool> {
+    let metrics = sc.replica_metrics(name).await;
+    let line = metrics.lines().find(|l| l.starts_with(LEADER_METRIC))?;
+    Some(line.trim_end().ends_with(" 1"))
+}
+
+/// The replicas reporting themselves leader.
+async fn leaders(sc: &Scenario) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in sc.replicas.keys() {
+        if is_leader(sc, name).await == Some(true) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// Waits until exactly one replica leads and every other one answers as standby.
+async fn one_leader(sc: &Scenario, within: Duration) -> Result<(), String> {
+    eventually(within, || async move {
+        let mut leading = Vec::new();
+        for name in sc.replicas.keys() {
+            match is_leader(sc, name).await {
+                Some(true) => leading.push(name.clone()),
+                Some(false) => {}
+                None => return Err(format!("replica {name} does not answer /metrics")),
+            }
+        }
+        if leading.len() == 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "leaders: {leading:?}\n{}",
+                tail(&sc.replica_log(), 20)
+            ))
+        }
+    })
+    .await
+}
+
+#[when(expr = "replicas {string} and {string} start")]
+async fn replicas_start(w: &mut E2e, a: String, b: String) -> Result<(), String> {
+    let sc = w.sc().await?;
+    sc.start_replica(&a).await?;
+    sc.start_replica(&b).await?;
+    let sc: &Scenario = sc;
+    one_leader(sc, Duration::from_secs(15)).await?;
+    // The leader is ready once its receiver has listed: events created from now on are shipped.
+    eventually(Duration::from_secs(15), || async move {
+        for (name, replica) in &sc.replicas {
+            match http_get(&replica.health_address, "/readyz").await {
+                Ok((200, _)) => {}
+                other => return Err(format!("replica {name}: /readyz {other:?}")),
+            }
+        }
+        Ok(())
+    })
+    .await
+}
+
+#[then("exactly one replica is the leader")]
+async fn exactly_one(w: &mut E2e) -> Result<(), String> {
+    one_leader(w.sc().await?, Duration::from_secs(5)).await
+}
+
+#[when("the leader is killed")]
+async fn leader_killed(w: &mut E2e) -> Result<(), String> {
+    let sc = w.sc().await?;
+    let leading = leaders(sc).await;
+    let [leader] = leading.as_slice() else {
+        return Err(format!("not exactly one leader: {leading:?}"));
+    };
+    let leader = leader.clone();
+    sc.kill_replica(&leader).await
+}
+
+#[then(expr = "the other replica becomes the leader within {int} seconds")]
+async fn takes_over(w: &mut E2e, seconds: u64) -> Result<(), String> {
+    one_leader(w.sc().await?, Duration::from_secs(seconds)).await
+}
+
+#[then("no entry was pushed to Loki twice")]
+async fn no_resend(w: &mut E2e) -> Result<(), String> {
+    let sc = w.sc().await?;
+    let (accepted, stored) = sc.loki()?.entry_counts();
+    if accepted == stored {
+        Ok(())
+    } else {
+        Err(format!(
+            "Loki accepted {accepted} entries but stores {stored}: the new leader re-sent some\n{}",
+            tail(&sc.log(), 30)
+        ))
+    }
+}
