@@ -119,6 +119,13 @@ pub struct CertPaths {
 impl Certs {
     /// Mints a fresh CA and every certificate signed by (or beside) it.
     pub fn mint() -> Result<Self, CertError> {
+        Self::mint_for(&SERVER_NAMES)
+    }
+
+    /// Like [`Certs::mint`], with the CA-signed, self-signed and expired server certificates
+    /// valid for `server_names` instead of [`SERVER_NAMES`]: the `kind` environment's gateway is
+    /// reached by its container name, not on loopback.
+    pub fn mint_for(server_names: &[&str]) -> Result<Self, CertError> {
         let fail = |what| move |source| CertError { what, source };
 
         let ca_key = KeyPair::generate().map_err(fail("CA"))?;
@@ -133,7 +140,7 @@ impl Certs {
         let ca_cert = ca_params.self_signed(&ca_key).map_err(fail("CA"))?;
         let ca = Issuer::new(ca_params, ca_key);
 
-        let server_names: Vec<String> = SERVER_NAMES.iter().map(|s| s.to_string()).collect();
+        let server_names: Vec<String> = server_names.iter().map(|s| s.to_string()).collect();
         let server = leaf(&server_names, Usage::Server, Validity::Current, Some(&ca))
             .map_err(fail("server"))?;
         let self_signed = leaf(&server_names, Usage::Server, Validity::Current, None)
@@ -303,6 +310,13 @@ mod tests {
             "{}",
             err(&certs.wrong_host, "localhost")
         );
+    }
+
+    #[test]
+    fn mint_for_names_the_given_hosts() {
+        let certs = Certs::mint_for(&["loki-gateway"]).unwrap();
+        verify(&certs, &certs.server, "loki-gateway").unwrap();
+        assert!(verify(&certs, &certs.server, "localhost").is_err());
     }
 
     #[test]
