@@ -3,6 +3,7 @@
 pub mod certs;
 pub mod collector;
 pub mod deployment;
+pub mod kind;
 pub mod manifests;
 pub mod scenario;
 pub mod sim;
