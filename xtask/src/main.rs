@@ -4,6 +4,7 @@
 
 mod ci;
 mod demo;
+mod e2e;
 mod process;
 
 use std::process::ExitCode;
@@ -13,6 +14,9 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   demo [--duration 20s]   run the collector on the embedded simulator and show what reaches Loki
   ci                      everything CI checks: fmt, clippy, tests
+  e2e [--env sim|kind|auto] [--tags EXPR] [--name REGEX]
+                          the features/ scenarios on an environment: summary, JUnit in
+                          target/e2e/junit.xml (e2e --help for more)
 ";
 
 fn main() -> ExitCode {
@@ -24,6 +28,7 @@ fn main() -> ExitCode {
     let result = match command.as_str() {
         "ci" => ci::run(rest),
         "demo" => demo::run(rest),
+        "e2e" => e2e::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
