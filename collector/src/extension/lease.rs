@@ -241,3 +241,55 @@ pub fn newer(a: Option<Position>, b: Option<Position>) -> Option<Position> {
 pub fn rv_number(position: &Position) -> Option<u64> {
     position.resource_version.parse().ok()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micro_time_is_what_the_api_server_writes() {
+        let t = UNIX_EPOCH + Duration::new(1_764_083_045, 123_456_789);
+        assert_eq!(micro_time(t), "2025-11-25T15:04:05.123456Z");
+        let parsed = Time::parse_rfc3339(&micro_time(t)).unwrap();
+        assert_eq!(parsed.unix_secs(), 1_764_083_045);
+    }
+
+    #[test]
+    fn the_checkpoint_annotation_round_trips_and_keeps_other_fields() {
+        let mut lease = Lease(json!({
+            "metadata": {"name": "kec", "annotations": {"other": "kept"}, "labels": {"a": "b"}},
+            "spec": {"holderIdentity": "a", "leaseTransitions": 1, "preferredHolder": "x"}
+        }));
+        let mut position = Position::at("42");
+        position.namespaces.insert("shop".into(), "42".into());
+        lease.set_checkpoint(&position);
+        let renewed = lease.held_by("a", Duration::from_millis(2500), UNIX_EPOCH);
+        assert_eq!(renewed.checkpoint(), Some(position));
+        assert_eq!(renewed.0["metadata"]["annotations"]["other"], "kept");
+        assert_eq!(renewed.0["spec"]["preferredHolder"], "x");
+        assert_eq!(renewed.0["spec"]["leaseDurationSeconds"], 3);
+        // Renewing is no transition; taking over is.
+        assert_eq!(renewed.0["spec"]["leaseTransitions"], 1);
+        let taken = renewed.held_by("b", Duration::from_secs(15), UNIX_EPOCH);
+        assert_eq!(taken.0["spec"]["leaseTransitions"], 2);
+        assert_eq!(taken.holder(), "b");
+    }
+
+    #[test]
+    fn a_damaged_annotation_is_no_checkpoint() {
+        let lease = Lease(json!({"metadata": {"annotations": {CHECKPOINT_ANNOTATION: "{"}}}));
+        assert_eq!(lease.checkpoint(), None);
+        assert!(Lease::parse("[]").is_err());
+    }
+
+    #[test]
+    fn the_newer_checkpoint_wins_by_resource_version() {
+        let at = |rv: &str| Some(Position::at(rv));
+        assert_eq!(newer(at("9"), at("10")), at("10"));
+        assert_eq!(newer(at("10"), at("9")), at("10"));
+        assert_eq!(newer(None, at("9")), at("9"));
+        assert_eq!(newer(at("x"), at("9")), at("9"));
+        assert_eq!(newer(None, None), None);
+    }
+}
