@@ -12,8 +12,18 @@ fn run_all() -> Result<(), String> {
         "-D",
         "warnings",
     ]))?;
-    // CI=true makes insta fail on a missing or changed snapshot instead of writing it.
-    exec(cargo().args(["test", "--workspace"]).env("CI", "true"))?;
+    // CI=true makes insta fail on a missing or changed snapshot instead of writing it. The
+    // workspace tests include the conformance scenarios on sim (harness/tests/features.rs),
+    // which also write their JUnit report for CI systems.
+    let junit = crate::process::workspace_root().join("target/e2e/junit.xml");
+    exec(
+        cargo()
+            .args(["test", "--workspace"])
+            .env("CI", "true")
+            .env("HARNESS_ENV", "sim")
+            .env("HARNESS_JUNIT", &junit),
+    )?;
+    eprintln!("ci: scenario report in {}", junit.display());
     Ok(())
 }
 
