@@ -72,3 +72,14 @@ Feature: Resilience — every event reaches Loki exactly once, whatever fails
     Then the other replica becomes the leader within 15 seconds
     And Loki stores each of the 6 events exactly once
     And no entry was pushed to Loki twice
+
+  Scenario: A leader stopped with SIGTERM hands the Lease over at once, without loss or duplicate
+    Given the ha overlay's leader election is added: lease "k8s-event-collector" in "otel", lease_duration 3s, renew_deadline 2s, retry_period 500ms
+    When replicas "collector-a" and "collector-b" start
+    And 3 events are created in "shop"
+    Then Loki stores each of the 3 events exactly once
+    When the leader receives SIGTERM and exits
+    Then the other replica becomes the leader within 2 seconds
+    When 3 events are created in "shop"
+    Then Loki stores each of the 6 events exactly once
+    And no entry was pushed to Loki twice

@@ -191,3 +191,35 @@ async fn no_resend(w: &mut E2e) -> Result<(), String> {
         ))
     }
 }
+
+#[when("the leader receives SIGTERM and exits")]
+async fn leader_terminated(w: &mut E2e) -> Result<(), String> {
+    let sc = w.sc().await?;
+    let leading = leaders(sc).await;
+    let [leader] = leading.as_slice() else {
+        return Err(format!("not exactly one leader: {leading:?}"));
+    };
+    let leader = leader.clone();
+    let mut replica = sc
+        .replicas
+        .remove(&leader)
+        .ok_or_else(|| format!("no replica {leader}"))?;
+    replica.process.terminate().map_err(|e| e.to_string())?;
+    let code = replica.process.wait_exit(Duration::from_secs(25)).await;
+    // The last lines are still on their way from the pipe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let log = replica.process.log();
+    sc.earlier_logs
+        .extend(log.iter().map(|l| format!("[{leader}] {l}")));
+    if code != Some(0) {
+        return Err(format!("{leader} exited with {code:?}\n{}", tail(&log, 15)));
+    }
+    // The Lease is given up, not left to expire: the standby need not wait lease_duration.
+    if !log.iter().any(|l| l.contains("released the Lease")) {
+        return Err(format!(
+            "{leader} did not release the Lease\n{}",
+            tail(&log, 15)
+        ));
+    }
+    Ok(())
+}
