@@ -103,15 +103,18 @@ async fn is_leader(sc: &Scenario, name: &str) -> Option<bool> {
     Some(line.trim_end().ends_with(" 1"))
 }
 
-/// The replicas reporting themselves leader.
-async fn leaders(sc: &Scenario) -> Vec<String> {
-    let mut out = Vec::new();
+/// The one replica reporting itself leader.
+async fn the_leader(sc: &Scenario) -> Result<String, String> {
+    let mut leading = Vec::new();
     for name in sc.replicas.keys() {
         if is_leader(sc, name).await == Some(true) {
-            out.push(name.clone());
+            leading.push(name.clone());
         }
     }
-    out
+    match leading.as_slice() {
+        [leader] => Ok(leader.clone()),
+        _ => Err(format!("not exactly one leader: {leading:?}")),
+    }
 }
 
 /// Waits until exactly one replica leads and every other one answers as standby.
@@ -165,11 +168,7 @@ async fn exactly_one(w: &mut E2e) -> Result<(), String> {
 #[when("the leader is killed")]
 async fn leader_killed(w: &mut E2e) -> Result<(), String> {
     let sc = w.sc().await?;
-    let leading = leaders(sc).await;
-    let [leader] = leading.as_slice() else {
-        return Err(format!("not exactly one leader: {leading:?}"));
-    };
-    let leader = leader.clone();
+    let leader = the_leader(sc).await?;
     sc.kill_replica(&leader).await
 }
 
@@ -195,11 +194,7 @@ async fn no_resend(w: &mut E2e) -> Result<(), String> {
 #[when("the leader receives SIGTERM and exits")]
 async fn leader_terminated(w: &mut E2e) -> Result<(), String> {
     let sc = w.sc().await?;
-    let leading = leaders(sc).await;
-    let [leader] = leading.as_slice() else {
-        return Err(format!("not exactly one leader: {leading:?}"));
-    };
-    let leader = leader.clone();
+    let leader = the_leader(sc).await?;
     let mut replica = sc
         .replicas
         .remove(&leader)
