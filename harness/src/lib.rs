@@ -2,6 +2,7 @@
 
 pub mod certs;
 pub mod collector;
+pub mod demo;
 pub mod deployment;
 pub mod kind;
 pub mod manifests;

@@ -1,54 +1,58 @@
-//! `cargo xtask demo`: the collector on the reference config users run today, fed with events
-//! recorded from a real kube-apiserver, showing exactly what it would push to Loki.
+//! `cargo xtask demo [--duration 20s]`: the collector built from source, on deploy/'s config,
+//! shipping a simulated cluster's events to a simulated Loki, shown live.
+//!
+//! The demo itself lives in the harness (`harness/src/demo/`, binary `demo`): it needs the
+//! harness's simulators. This command builds the collector and hands over to it.
 
-use crate::process::{cargo, exec, workspace_root};
+use std::path::PathBuf;
+use std::process::Command;
 
-/// The reference config's variables, as its `spec.env` would set them in a cluster.
-const DEMO_ENV: &[(&str, &str)] = &[
-    ("K8S_NODE_NAME", "demo-node"),
-    ("OPEN_TELEMETRY_COLLECTOR_ORGID", "demo-tenant"),
-    ("OPEN_TELEMETRY_COLLECTOR_USERNAME", "demo"),
-    ("OPEN_TELEMETRY_COLLECTOR_PASSWORD", "demo-password"),
-];
+use crate::process::{cargo, exec};
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    if let Some(extra) = args.first() {
-        return Err(format!("`demo` takes no arguments yet (got `{extra}`)"));
-    }
-    let root = workspace_root();
-    let config = root.join("collector/tests/fixtures/config/reference-otel-operator.yaml");
-    let events = root.join("collector/tests/fixtures/kube/watch-core.jsonl");
-    let bin = ["run", "--quiet", "--package", "k8s-event-collector", "--"];
+    exec(cargo().args(["build", "--package", "k8s-event-collector"]))?;
+    let binary = collector_binary()?;
+    eprintln!("== the demo (its first run compiles the harness first)");
+    eprintln!(
+        "$ K8S_EVENT_COLLECTOR_BIN={} cargo run -q -p harness --bin demo -- {}",
+        binary.display(),
+        args.join(" ")
+    );
+    let mut demo = cargo();
+    demo.args(["run", "-q", "-p", "harness", "--bin", "demo", "--"])
+        .args(args)
+        .env("K8S_EVENT_COLLECTOR_BIN", &binary);
+    hand_over(&mut demo)
+}
 
-    eprintln!("== 1. The reference config users run today, checked");
-    exec(
-        cargo()
-            .args(bin)
-            .arg("validate")
-            .arg("--config")
-            .arg(&config)
-            .envs(DEMO_ENV.iter().copied()),
-    )?;
-    eprintln!("\n== 2. The same config as it will run: variables expanded, the password redacted");
-    exec(
-        cargo()
-            .args(bin)
-            .arg("print-config")
-            .arg("--config")
-            .arg(&config)
-            .envs(DEMO_ENV.iter().copied()),
-    )?;
-    eprintln!("\n== 3. Events recorded from a real kube-apiserver watch, through that pipeline:");
-    eprintln!("      what the loki exporter would push");
-    exec(
-        cargo()
-            .args(bin)
-            .arg("replay")
-            .arg("--config")
-            .arg(&config)
-            .arg("--events")
-            .arg(&events)
-            .envs(DEMO_ENV.iter().copied()),
-    )?;
-    Ok(())
+/// The binary `cargo build` just wrote: in the target directory xtask itself runs from
+/// (`<target>/debug/xtask`), wherever `CARGO_TARGET_DIR` or a config puts it.
+fn collector_binary() -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask's binary: {e}"))?;
+    let name = format!("k8s-event-collector{}", std::env::consts::EXE_SUFFIX);
+    let binary = exe.with_file_name(name);
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "the collector was built, but {} is missing",
+            binary.display()
+        ))
+    }
+}
+
+/// Runs `cmd` in place of xtask where the OS allows it: Ctrl-C would end a waiting xtask at
+/// once, and the shell would print its prompt before the demo's summary. Elsewhere, runs it
+/// and waits.
+fn hand_over(cmd: &mut Command) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let error = cmd.exec();
+        Err(format!("cannot start `cargo run ... --bin demo`: {error}"))
+    }
+    #[cfg(not(unix))]
+    {
+        exec(cmd)
+    }
 }
