@@ -80,38 +80,39 @@ pub fn print_config(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<i32> {
+    let loaded = match load_or_report(path, env, err)? {
+        Ok(loaded) => loaded,
+        Err(code) => return Ok(code),
+    };
+    let text = config::print::render(&loaded.expanded, &loaded.secret_paths);
+    write!(out, "{text}")?;
+    Ok(exit::OK)
+}
+
+/// Loads the config; on failure writes the diagnostics to `err` and gives the exit code.
+fn load_or_report(
+    path: &Path,
+    env: EnvLookup<'_>,
+    err: &mut dyn Write,
+) -> std::io::Result<Result<config::LoadedConfig, i32>> {
     match config::load_file(path, env) {
-        Ok(loaded) => {
-            write!(
-                out,
-                "{}",
-                config::print::render(&loaded.expanded, &loaded.secret_paths)
-            )?;
-            Ok(exit::OK)
-        }
+        Ok(loaded) => Ok(Ok(loaded)),
         Err(LoadError::Invalid(diagnostics)) => {
             write_diagnostics(err, &diagnostics)?;
-            Ok(exit::INVALID)
+            Ok(Err(exit::INVALID))
         }
         Err(e @ LoadError::Unreadable { .. }) => {
             writeln!(err, "{e}")?;
-            Ok(exit::UNREADABLE)
+            Ok(Err(exit::UNREADABLE))
         }
     }
 }
 
 /// `run --config FILE` (or `--config=FILE` alone, as the OpenTelemetry Operator starts it).
 pub fn run(path: &Path, env: EnvLookup<'_>, err: &mut dyn Write) -> std::io::Result<i32> {
-    let loaded = match config::load_file(path, env) {
+    let loaded = match load_or_report(path, env, err)? {
         Ok(loaded) => loaded,
-        Err(LoadError::Invalid(diagnostics)) => {
-            write_diagnostics(err, &diagnostics)?;
-            return Ok(exit::INVALID);
-        }
-        Err(e @ LoadError::Unreadable { .. }) => {
-            writeln!(err, "{e}")?;
-            return Ok(exit::UNREADABLE);
-        }
+        Err(code) => return Ok(code),
     };
     // From here on the runtime logs diagnostics itself, in the configured log format.
     match crate::runtime::run(&loaded) {
@@ -133,16 +134,9 @@ pub fn replay(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<i32> {
-    let loaded = match config::load_file(config_path, env) {
+    let loaded = match load_or_report(config_path, env, err)? {
         Ok(loaded) => loaded,
-        Err(LoadError::Invalid(diagnostics)) => {
-            write_diagnostics(err, &diagnostics)?;
-            return Ok(exit::INVALID);
-        }
-        Err(e @ LoadError::Unreadable { .. }) => {
-            writeln!(err, "{e}")?;
-            return Ok(exit::UNREADABLE);
-        }
+        Err(code) => return Ok(code),
     };
     let text = match std::fs::read_to_string(events_path) {
         Ok(text) => text,

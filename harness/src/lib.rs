@@ -1,5 +1,6 @@
 //! The conformance harness.
 
+pub mod bench;
 pub mod certs;
 pub mod collector;
 pub mod demo;

@@ -2,6 +2,7 @@
 //!
 //! Each command prints what it runs, so a failure can be reproduced by hand.
 
+mod bench;
 mod ci;
 mod demo;
 mod e2e;
@@ -17,6 +18,9 @@ commands:
   e2e [--env sim|kind|auto] [--tags EXPR] [--name REGEX]
                           the features/ scenarios on an environment: summary, JUnit in
                           target/e2e/junit.xml (e2e --help for more)
+  bench [--quick] [--idle-secs 60]
+                          release collector vs simulator + fast Loki sink: throughput, CPU,
+                          memory, latency, floor; writes target/bench/results.json
 ";
 
 fn main() -> ExitCode {
@@ -26,6 +30,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command.as_str() {
+        "bench" => bench::run(rest),
         "ci" => ci::run(rest),
         "demo" => demo::run(rest),
         "e2e" => e2e::run(rest),

@@ -74,7 +74,7 @@ async fn loki_slow(w: &mut E2e, seconds: u64) -> Result<(), String> {
 }
 
 /// Stored entries (all tenants) whose line mentions `needle`.
-fn stored_matching(w: &mut E2e, needle: &str) -> Result<usize, String> {
+fn stored_matching(w: &E2e, needle: &str) -> Result<usize, String> {
     let sc = w.scenario.as_ref().ok_or("no scenario")?;
     let loki = sc.loki()?;
     Ok(loki
@@ -106,21 +106,36 @@ fn context(w: &E2e) -> String {
     )
 }
 
-async fn exactly_for(w: &mut E2e, needle: &str, n: usize) -> Result<(), String> {
+/// Waits until `count` reaches `n` (or the time runs out), watches a little longer for more,
+/// then requires exactly `n`: "exactly once" must also fail on late duplicates.
+async fn settles_at(
+    w: &mut E2e,
+    n: usize,
+    what: &str,
+    count: impl Fn(&E2e) -> Result<usize, String>,
+) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    while stored_matching(w, needle)? < n && tokio::time::Instant::now() < deadline {
+    while count(w)? < n && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(SETTLE).await;
-    let got = stored_matching(w, needle)?;
+    let got = count(w)?;
     if got == n {
         Ok(())
     } else {
         Err(format!(
-            "Loki stores {got} entries for {needle}, expected {n}{}",
+            "Loki stores {got} entries {what}, expected {n}{}",
             context(w)
         ))
     }
+}
+
+async fn exactly_for(w: &mut E2e, needle: &str, n: usize) -> Result<(), String> {
+    let needle = needle.to_owned();
+    settles_at(w, n, &format!("for {needle}"), move |w| {
+        stored_matching(w, &needle)
+    })
+    .await
 }
 
 #[then(expr = "Loki stores exactly {int} entry/entries for event {string}")]
@@ -135,25 +150,13 @@ async fn stores_none(w: &mut E2e, name: String) -> Result<(), String> {
 
 #[then(expr = "Loki stores {int} entry/entries")]
 async fn stores_total(w: &mut E2e, n: usize) -> Result<(), String> {
-    let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    while stored_total(w)? < n && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(SETTLE).await;
-    let got = stored_total(w)?;
-    if got == n {
-        Ok(())
-    } else {
-        Err(format!(
-            "Loki stores {got} entries, expected {n}{}",
-            context(w)
-        ))
-    }
+    settles_at(w, n, "in all", stored_total).await
 }
 
 #[then(expr = "Loki stores {int} entry/entries for tenant {string}")]
 async fn stores_for_tenant(w: &mut E2e, n: usize, tenant: String) -> Result<(), String> {
-    let count = |w: &E2e| -> Result<usize, String> {
+    let what = format!("for tenant {tenant}");
+    settles_at(w, n, &what, move |w| {
         let sc = w.scenario.as_ref().ok_or("no scenario")?;
         Ok(sc
             .loki()?
@@ -161,21 +164,8 @@ async fn stores_for_tenant(w: &mut E2e, n: usize, tenant: String) -> Result<(), 
             .iter()
             .map(|s| s.entries.len())
             .sum())
-    };
-    let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    while count(w)? < n && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    tokio::time::sleep(SETTLE).await;
-    let got = count(w)?;
-    if got == n {
-        Ok(())
-    } else {
-        Err(format!(
-            "tenant {tenant} has {got} entries, expected {n}{}",
-            context(w)
-        ))
-    }
+    })
+    .await
 }
 
 #[then(expr = "Loki stores each of the {int} events exactly once")]
