@@ -2,7 +2,9 @@
 
 pub mod auth;
 pub mod debug;
+pub mod delivery;
 pub mod loki;
+pub mod otlp;
 pub mod problem;
 pub mod stats;
 pub mod tls;

@@ -5,15 +5,18 @@ use std::io::Write;
 use tokio::sync::watch;
 
 use crate::config::exporters::Verbosity;
+use crate::config::http::AuthConfig;
 use crate::config::{Config, ExporterConfig};
 use crate::exporter::debug;
 use crate::exporter::loki::send::LokiExporter;
+use crate::exporter::otlp::OtlpHttpExporter;
 use crate::record::LogRecord;
 
 /// A running exporter.
 #[derive(Debug)]
 pub enum Exporter {
     Loki(Box<LokiExporter>),
+    OtlpHttp(Box<OtlpHttpExporter>),
     /// Prints records to standard output.
     Debug {
         verbosity: Verbosity,
@@ -38,23 +41,23 @@ impl Exporter {
         let component = config
             .exporter(id)
             .ok_or_else(|| fail("is not defined".into()))?;
+        // The extension `auth.authenticator` names (validated to exist).
+        let auth_of = |auth: Option<&AuthConfig>| {
+            auth.and_then(|a| config.extension(&a.authenticator))
+                .map(|c| &c.config)
+        };
         match &component.config {
-            ExporterConfig::Loki(loki) => {
-                let auth = loki
-                    .auth
-                    .as_ref()
-                    .and_then(|a| config.extension(&a.authenticator))
-                    .map(|c| &c.config);
-                LokiExporter::new(id, loki, auth)
-                    .map(|e| Exporter::Loki(Box::new(e)))
-                    .map_err(|e| fail(e.to_string()))
-            }
+            ExporterConfig::Loki(loki) => LokiExporter::new(id, loki, auth_of(loki.auth.as_ref()))
+                .map(|e| Exporter::Loki(Box::new(e)))
+                .map_err(|e| fail(e.to_string())),
             ExporterConfig::Debug(d) => Ok(Exporter::Debug {
                 verbosity: d.verbosity,
             }),
-            ExporterConfig::OtlpHttp(_) => Err(fail(
-                "the otlphttp exporter can be validated and replayed, but sending is not built yet: use the loki exporter".into(),
-            )),
+            ExporterConfig::OtlpHttp(otlp) => {
+                OtlpHttpExporter::new(id, otlp, auth_of(otlp.auth.as_ref()))
+                    .map(|e| Exporter::OtlpHttp(Box::new(e)))
+                    .map_err(|e| fail(e.to_string()))
+            }
         }
     }
 
@@ -62,6 +65,7 @@ impl Exporter {
     pub async fn export(&self, records: &[LogRecord], abort: &mut watch::Receiver<bool>) -> bool {
         match self {
             Exporter::Loki(loki) => loki.export(records, abort).await.interrupted,
+            Exporter::OtlpHttp(otlp) => otlp.export(records, abort).await.interrupted,
             Exporter::Debug { verbosity } => {
                 let text = debug::render(records, *verbosity);
                 let mut out = std::io::stdout().lock();

@@ -248,6 +248,7 @@ async fn run_async(config: &Config) -> Result<(), RunError> {
             .flat_map(|w| w.pipeline.exporters.iter())
             .filter_map(|e| match e {
                 Exporter::Loki(l) => Some(l.stats()),
+                Exporter::OtlpHttp(o) => Some(o.stats()),
                 Exporter::Debug { .. } => None,
             })
             .collect(),

@@ -3,6 +3,9 @@
 //!
 //! Knows nothing of labels or retries: it turns a [`TenantPush`] into a body, sends a body for
 //! a tenant, and classifies the answer.
+//!
+//! The otlphttp exporter sends its own bodies through this client too (same TLS, auth, headers
+//! and `application/x-protobuf`), with no tenant.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -53,6 +56,8 @@ pub enum ExporterError {
     Header { id: String, name: String },
     #[error("exporter {id}: cannot build the HTTP client: {reason}")]
     Client { id: String, reason: String },
+    #[error("exporter {id}: {reason}")]
+    Unsupported { id: String, reason: String },
 }
 
 /// The HTTP client of one Loki exporter.
@@ -236,13 +241,7 @@ impl LokiClient {
         if !self.gzip {
             return Ok(Bytes::from(encoded));
         }
-        // Fastest level: bodies are sent once and CPU is the scarcer resource here.
-        let mut gz = flate2::write::GzEncoder::new(
-            Vec::with_capacity(encoded.len() / 4),
-            flate2::Compression::fast(),
-        );
-        std::io::Write::write_all(&mut gz, &encoded)?;
-        Ok(Bytes::from(gz.finish()?))
+        Ok(gzip(&encoded)?)
     }
 
     fn content_type(&self) -> HeaderValue {
@@ -310,6 +309,17 @@ impl LokiClient {
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
+}
+
+/// `encoded` gzipped, as a request body.
+pub fn gzip(encoded: &[u8]) -> std::io::Result<Bytes> {
+    // Fastest level: bodies are sent once and CPU is the scarcer resource here.
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(encoded.len() / 4),
+        flate2::Compression::fast(),
+    );
+    std::io::Write::write_all(&mut gz, encoded)?;
+    Ok(Bytes::from(gz.finish()?))
 }
 
 impl fmt::Debug for LokiClient {

@@ -27,7 +27,7 @@ pub mod send;
 pub mod split;
 pub mod streams;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use labels::{LabelSet, RecordLabels, normalize_label_name};
 pub use line::{LineError, LineFormat, encode_line};

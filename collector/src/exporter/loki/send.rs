@@ -6,59 +6,42 @@
 //! tenants go concurrently. A 2xx accepts a request; 429, 5xx and transport failures are retried
 //! until `retry_on_failure.max_elapsed_time`; any other answer drops the request, counted by
 //! reason. Shutdown stops the retrying, not the first attempts: a final flush still goes out
-//! when Loki is up.
+//! when Loki is up. The retry loop itself is [`Delivery`], shared with the otlphttp exporter.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use bytes::Bytes;
 use tokio::sync::watch;
 
-use super::client::{Answer, LokiClient, PushError, Verdict};
-use super::retry::Backoff;
+use super::client::{Answer, LokiClient};
 use super::split::{DEFAULT_MAX_REQUEST_BYTES, split};
 use super::streams::{DropCounts, TenantPush, encode_records};
 use super::{DEFAULT_MAX_LINE_BYTES, DefaultLabelsEnabled, EncodeOptions};
 use crate::config::ExtensionConfig;
 use crate::config::exporters::LokiExporterConfig;
-use crate::config::http::RetryConfig;
-use crate::exporter::problem::{Context, Problem, ProblemLog};
-use crate::exporter::stats::{DropReason, ExporterStats, StatusClass};
+// What the delivery tests name through `super::*` since the retry loop moved to `delivery`.
+use crate::exporter::delivery::Delivery;
+use crate::exporter::stats::{DropReason, ExporterStats};
 use crate::record::LogRecord;
+#[cfg(test)]
+use {
+    super::client::PushError,
+    crate::config::http::RetryConfig,
+    crate::exporter::problem::{Context, Problem},
+    crate::exporter::stats::StatusClass,
+    std::time::Duration,
+};
 
 pub use super::client::ExporterError;
+pub use crate::exporter::delivery::ExportOutcome;
 
 /// The `loki` exporter: encodes records as the removed OpenTelemetry exporter did and delivers
 /// them to Loki's push API.
 #[derive(Debug)]
 pub struct LokiExporter {
-    id: String,
-    client: LokiClient,
+    delivery: Delivery,
     encode: EncodeOptions,
-    retry: RetryConfig,
     max_request_bytes: usize,
-    stats: Arc<ExporterStats>,
-    problems: ProblemLog,
-}
-
-/// What became of a batch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ExportOutcome {
-    /// Records Loki accepted.
-    pub accepted: usize,
-    /// Records dropped for good: not encodable, refused by Loki (4xx), or retries exhausted.
-    pub rejected: usize,
-    /// Shutdown came before delivery ended: some records are neither accepted nor rejected,
-    /// so the caller must not checkpoint this batch.
-    pub interrupted: bool,
-}
-
-impl ExportOutcome {
-    fn add(&mut self, other: ExportOutcome) {
-        self.accepted += other.accepted;
-        self.rejected += other.rejected;
-        self.interrupted |= other.interrupted;
-    }
 }
 
 /// The encoding settings of a loki exporter config.
@@ -80,13 +63,6 @@ pub fn encode_options(config: &LokiExporterConfig) -> EncodeOptions {
     }
 }
 
-/// How one attempt ended.
-enum Step {
-    Accepted,
-    Rejected(DropReason),
-    Retry(Option<Duration>),
-}
-
 impl LokiExporter {
     /// Builds the HTTP client (TLS, auth, headers) of exporter `id` from its config; `auth` is
     /// the extension named by `auth.authenticator`, already looked up. No network yet; secret
@@ -96,18 +72,21 @@ impl LokiExporter {
         config: &LokiExporterConfig,
         auth: Option<&ExtensionConfig>,
     ) -> Result<Self, ExporterError> {
+        let client = LokiClient::new(id, config, auth)?;
         Ok(Self {
-            id: id.to_owned(),
-            client: LokiClient::new(id, config, auth)?,
+            delivery: Delivery::new(
+                id,
+                client,
+                &config.retry_on_failure,
+                Answer::verdict,
+                "Loki",
+            ),
             encode: encode_options(config),
-            retry: config.retry_on_failure.clone(),
             max_request_bytes: config
                 .max_request_bytes
                 .and_then(|n| usize::try_from(n).ok())
                 .filter(|&n| n > 0)
                 .unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
-            stats: Arc::new(ExporterStats::new(id)),
-            problems: ProblemLog::new(id),
         })
     }
 
@@ -121,7 +100,9 @@ impl LokiExporter {
     ) -> ExportOutcome {
         let batch = encode_records(records, &self.encode, now_unix_nano());
         self.count_encoding_drops(&batch.dropped);
-        self.stats.add_truncated_lines(batch.truncated_lines);
+        self.delivery
+            .stats()
+            .add_truncated_lines(batch.truncated_lines);
         let mut outcome = ExportOutcome {
             rejected: batch.dropped.total(),
             ..ExportOutcome::default()
@@ -138,7 +119,7 @@ impl LokiExporter {
 
     /// The counters of this exporter, for `/metrics`.
     pub fn stats(&self) -> Arc<ExporterStats> {
-        Arc::clone(&self.stats)
+        Arc::clone(self.delivery.stats())
     }
 
     fn count_encoding_drops(&self, dropped: &DropCounts) {
@@ -150,187 +131,24 @@ impl LokiExporter {
             ),
             (DropReason::InvalidLogfmtKey, dropped.invalid_logfmt_key),
         ] {
-            self.stats.add_dropped(reason, n);
+            self.delivery.stats().add_dropped(reason, n);
         }
     }
 
-    /// Delivers one tenant's push, request after request.
-    async fn deliver(
-        &self,
-        push: TenantPush,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> ExportOutcome {
+    /// Delivers one tenant's push, split into requests, request after request.
+    async fn deliver(&self, push: TenantPush, shutdown: watch::Receiver<bool>) -> ExportOutcome {
         let tenant = push.tenant.clone();
-        let tenant = tenant.as_deref();
-        let mut requests = split(push, self.max_request_bytes).into_iter();
-        let mut backoff = Backoff::new(&self.retry);
-        let mut outcome = ExportOutcome::default();
-        while let Some(request) = requests.next() {
-            let records = request.entry_count();
-            let body = match self.client.body(&request) {
-                Ok(body) => body,
-                Err(error) => {
-                    tracing::error!(exporter = %self.id, tenant, "cannot encode a push of {records} records: {error}");
-                    self.reject(&mut outcome, DropReason::EncodeFailed, records);
-                    continue;
-                }
-            };
-            loop {
-                match self.attempt(tenant, &body, records).await {
-                    Step::Accepted => {
-                        outcome.accepted += records;
-                        backoff.reset();
-                        break;
-                    }
-                    Step::Rejected(reason) => {
-                        self.reject(&mut outcome, reason, records);
-                        break;
-                    }
-                    Step::Retry(retry_after) => {
-                        let Some(wait) = backoff.next(retry_after) else {
-                            let rest = records + requests.map(|r| r.entry_count()).sum::<usize>();
-                            self.give_up(tenant, rest);
-                            self.reject(&mut outcome, DropReason::RetriesExhausted, rest);
-                            return outcome;
-                        };
-                        if *shutdown.borrow() {
-                            outcome.interrupted = true;
-                            return outcome;
-                        }
-                        self.stats.add_retry();
-                        tokio::select! {
-                            () = tokio::time::sleep(wait) => {}
-                            () = shutdown_requested(&mut shutdown) => {
-                                outcome.interrupted = true;
-                                return outcome;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        outcome
-    }
-
-    /// Sends one request once; counts and logs what happened.
-    async fn attempt(&self, tenant: Option<&str>, body: &Bytes, records: usize) -> Step {
-        let started = std::time::Instant::now();
-        let result = self.client.push(tenant, body.clone()).await;
-        let elapsed = started.elapsed();
-        let key = tenant.unwrap_or_default();
-        let answer = match result {
-            Ok(answer) => answer,
-            Err(PushError::Transport(error)) => {
-                self.stats.add_request(StatusClass::Transport, elapsed);
-                let problem = Problem::of_transport(&error);
-                self.problems
-                    .failed(key, &problem, &problem.message(&self.context()));
-                return Step::Retry(None);
-            }
-            Err(error @ (PushError::Auth(_) | PushError::Tenant)) => {
-                tracing::error!(exporter = %self.id, tenant, "dropping {records} records: {error}");
-                let reason = match error {
-                    PushError::Auth(_) => DropReason::Unauthorized,
-                    _ => DropReason::EncodeFailed,
-                };
-                return Step::Rejected(reason);
-            }
-        };
-        self.stats
-            .add_request(StatusClass::of_status(answer.status), elapsed);
-        let problem = Problem::of_answer(answer.status, &answer.body);
-        match answer.verdict() {
-            Verdict::Accepted => {
-                self.stats.add_sent(records, body.len());
-                self.problems.succeeded(key);
-                Step::Accepted
-            }
-            Verdict::Retry { retry_after } => {
-                if let Some(problem) = problem {
-                    let message = with_answer(problem.message(&self.context()), &answer);
-                    self.problems.failed(key, &problem, &message);
-                }
-                Step::Retry(retry_after)
-            }
-            Verdict::Reject(reason) => {
-                match problem {
-                    // Credentials, tenant, client certificate: the same for every request.
-                    Some(problem) => {
-                        let message = format!(
-                            "{}; dropped {records} records",
-                            with_answer(problem.message(&self.context()), &answer)
-                        );
-                        self.problems.failed(key, &problem, &message);
-                    }
-                    None => self.log_rejection(tenant, &answer, reason, records),
-                }
-                Step::Rejected(reason)
-            }
-        }
-    }
-
-    fn log_rejection(
-        &self,
-        tenant: Option<&str>,
-        answer: &Answer,
-        reason: DropReason,
-        records: usize,
-    ) {
-        tracing::warn!(
-            exporter = %self.id,
-            tenant,
-            status = answer.status,
-            reason = reason.as_str(),
-            "Loki refused {records} records (not retried): {}",
-            Some(answer.reason())
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| "(no reason given)".into())
-        );
-    }
-
-    fn give_up(&self, tenant: Option<&str>, records: usize) {
-        let why = if self.retry.enabled {
-            format!(
-                "still failing after retry_on_failure.max_elapsed_time ({})",
-                self.retry.max_elapsed_time
+        let requests = split(push, self.max_request_bytes);
+        let client = self.delivery.client();
+        self.delivery
+            .deliver(
+                tenant.as_deref(),
+                requests,
+                TenantPush::entry_count,
+                |request| client.body(request),
+                shutdown,
             )
-        } else {
-            "retry_on_failure is disabled".to_owned()
-        };
-        tracing::error!(
-            exporter = %self.id,
-            tenant,
-            "dropping {records} records for {}: {why}",
-            self.client.shown_endpoint()
-        );
-    }
-
-    fn reject(&self, outcome: &mut ExportOutcome, reason: DropReason, records: usize) {
-        outcome.rejected += records;
-        self.stats.add_dropped(reason, records);
-    }
-
-    fn context(&self) -> Context<'_> {
-        Context {
-            endpoint: self.client.shown_endpoint(),
-            credentials: self.client.credentials(),
-            timeout: self.client.timeout(),
-        }
-    }
-}
-
-/// `message` with the start of the answer's body, when it has one.
-fn with_answer(message: String, answer: &Answer) -> String {
-    match answer.reason() {
-        reason if reason.is_empty() => message,
-        reason => format!("{message} (answer: {reason})"),
-    }
-}
-
-/// Resolves once `shutdown` is true; never, if its sender is gone without saying so.
-async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
-    if shutdown.wait_for(|&stop| stop).await.is_err() {
-        std::future::pending::<()>().await;
+            .await
     }
 }
 
