@@ -37,7 +37,7 @@ Feature: Resilience — every event reaches Loki exactly once, whatever fails
     When the collector starts
     And 2 events are created in "shop"
     Then Loki stores 2 entries
-    When the API server answers 503 to the next 2 list or watch requests
+    When the API server answers 503 to the next 6 list or watch requests
     And the API server closes every watch
     And 2 events are created in "shop"
     And the API server compacts its history

@@ -125,6 +125,11 @@ impl Deployment {
         env
     }
 
+    /// The Secret's value under `key` ("" when the key is absent).
+    pub fn secret_value(&self, key: &str) -> String {
+        self.secret.get(key).cloned().unwrap_or_default()
+    }
+
     /// The RBAC object of `kind` named `name`, for a scenario to change.
     pub fn rbac_object(&mut self, kind: &str, name: &str) -> Option<&mut Value> {
         self.rbac.iter_mut().find(|d| {

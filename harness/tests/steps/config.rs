@@ -47,12 +47,7 @@ async fn secret_set(w: &mut E2e, _name: String, key: String, value: String) -> R
 #[given(expr = "the password in the Secret and at Loki's gateway is {string}")]
 async fn shared_password(w: &mut E2e, password: String) -> Result<(), String> {
     let sc = w.sc().await?;
-    let user = sc
-        .deployment_mut()?
-        .secret
-        .get("USER")
-        .cloned()
-        .unwrap_or_default();
+    let user = sc.deployment_mut()?.secret_value("USER");
     sc.deployment_mut()?
         .secret
         .insert("PASSWORD".into(), password.clone());
@@ -64,12 +59,7 @@ async fn shared_password(w: &mut E2e, password: String) -> Result<(), String> {
 #[when(expr = "the password at Loki's gateway is changed to {string}")]
 async fn gateway_password(w: &mut E2e, password: String) -> Result<(), String> {
     let sc = w.sc().await?;
-    let user = sc
-        .deployment_mut()?
-        .secret
-        .get("USER")
-        .cloned()
-        .unwrap_or_default();
+    let user = sc.deployment_mut()?.secret_value("USER");
     sc.loki()?.set_basic_auth(user, password);
     Ok(())
 }
@@ -106,12 +96,7 @@ async fn password_file(w: &mut E2e, dir: String) -> Result<(), String> {
 #[when(expr = "the password is rotated to {string} in the file and at Loki's gateway")]
 async fn rotate(w: &mut E2e, password: String) -> Result<(), String> {
     let sc = w.sc().await?;
-    let user = sc
-        .deployment_mut()?
-        .secret
-        .get("USER")
-        .cloned()
-        .unwrap_or_default();
+    let user = sc.deployment_mut()?.secret_value("USER");
     write_password_file(&sc.dir.join("loki-password"), &password)?;
     sc.loki()?.set_basic_auth(user, password);
     Ok(())

@@ -14,9 +14,11 @@ use super::{E2e, eventually, tail, workspace_root};
 async fn loki_auth(w: &mut E2e) -> Result<(), String> {
     // The gateway accepts the credentials of the Secret example in deploy/, as a platform team
     // configures both from the same values.
-    let secret = Deployment::load(&workspace_root(), "deploy")?.secret;
-    let user = secret.get("USER").cloned().unwrap_or_default();
-    let password = secret.get("PASSWORD").cloned().unwrap_or_default();
+    let deployed = Deployment::load(&workspace_root(), "deploy")?;
+    let (user, password) = (
+        deployed.secret_value("USER"),
+        deployed.secret_value("PASSWORD"),
+    );
     w.sc().await?.loki_config = Some(LokiConfig::default().with_basic_auth(user, password));
     Ok(())
 }
@@ -214,12 +216,7 @@ async fn at_most(w: &mut E2e, n: usize, seconds: u64) -> Result<(), String> {
 #[then("every push carried the basic auth user from the Secret")]
 async fn pushes_user(w: &mut E2e) -> Result<(), String> {
     let sc = w.sc().await?;
-    let user = sc
-        .deployment_mut()?
-        .secret
-        .get("USER")
-        .cloned()
-        .unwrap_or_default();
+    let user = sc.deployment_mut()?.secret_value("USER");
     let pushes = sc.loki()?.pushes();
     let wrong: Vec<String> = pushes
         .iter()
