@@ -7,6 +7,7 @@ mod ci;
 mod demo;
 mod e2e;
 mod process;
+mod tools;
 
 use std::process::ExitCode;
 
@@ -21,6 +22,9 @@ commands:
   bench [--quick] [--idle-secs 60]
                           release collector vs simulator + fast Loki sink: throughput, CPU,
                           memory, latency, floor; writes target/bench/results.json
+  tools [--bin-dir DIR] [--install-system]
+                          kube-apiserver, etcd, loki, kubectl (built with go, cached by
+                          version) and nginx for real-server tests (tools --help for more)
 ";
 
 fn main() -> ExitCode {
@@ -34,6 +38,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "demo" => demo::run(rest),
         "e2e" => e2e::run(rest),
+        "tools" => tools::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
