@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 
 /// How many occurrences the shipped-set remembers: at least the newest half of this, at most
 /// all of it (about 4.5 MB when full: two hash tables of 64 Ki slots of 33 bytes; memory grows
-/// with use, so a cluster with a few thousand events an hour uses a small part of it). The API
-/// server keeps events for an hour; a re-list is de-duplicated by resourceVersion as well (see
-/// the watcher), so this only has to cover what that rule cannot.
+/// with use). The watcher puts in it only what the position and the LIST coverage cannot account
+/// for (resourceVersions that are not numbers, a LIST out of key order), so against a normal API
+/// server it stays empty.
 pub const SHIPPED_CAPACITY: usize = 100_000;
 
 /// How many uids the update throttle remembers (same bound and eviction as above; at most about

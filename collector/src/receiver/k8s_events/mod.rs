@@ -7,7 +7,7 @@
 //!
 //! Its network side: [`K8sEventsReceiver`] ([`receiver`]) runs one list/watch loop per namespace
 //! (`watcher`, an explicit state machine) over kube's client (`client` connects, `api` builds
-//! the requests, `lines` reads watch responses), de-duplicates with bounded memory (`dedup`),
+//! the requests, `lines` reads watch responses), de-duplicates with bounded memory (`dedup`, `coverage`),
 //! explains 401/403 (`access`), backs off (`retry`), sends [`EventBatch`]es with the
 //! [`Position`] to checkpoint ([`batch`]), and counts what happens in [`ReceiverStats`]
 //! ([`stats`]).
@@ -18,6 +18,7 @@ pub(crate) mod access;
 pub(crate) mod api;
 pub mod batch;
 pub(crate) mod client;
+pub(crate) mod coverage;
 pub(crate) mod dedup;
 pub mod event;
 pub(crate) mod lines;

@@ -8,11 +8,14 @@
 //!
 //! De-duplication when a LIST is read again (after `410 Gone`, a watch that ends at once, or a
 //! restart): an item is skipped if its resourceVersion is at or below the position (both read as
-//! integers), or if its `uid@resourceVersion` is in the bounded shipped-set. The first rule relies
-//! on etcd's resourceVersions being one increasing counter: every change up to the position has
-//! been seen, so an item at or below it is a state seen before (shipped, or deliberately not:
-//! `start_from: now`, a throttled update). The second covers a LIST restarted part-way (its pages
-//! shipped so far are above the position) and servers whose resourceVersions are not numbers.
+//! integers), if an interrupted LIST read it ([`ListCoverage`]), or if its `uid@resourceVersion`
+//! is in the bounded shipped-set. The first rule relies on etcd's resourceVersions being one
+//! increasing counter: every change up to the position has been seen, so an item at or below it
+//! is a state seen before (shipped, or deliberately not: `start_from: now`, a throttled update).
+//! The second covers a LIST restarted part-way (its pages shipped so far are above the
+//! position). The shipped-set covers what neither can: servers whose resourceVersions are not
+//! numbers, a LIST out of key order; only such occurrences are put in it, so it stays empty on
+//! a normal API server.
 
 use std::fmt::Display;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use crate::record::LogRecord;
 use super::access::denied_line;
 use super::api::{Failure, Scope, Verb};
 use super::batch::{Sink, Stopped};
+use super::coverage::ListCoverage;
 use super::dedup::{
     SHIPPED_CAPACITY, ShippedSet, UPDATES_CAPACITY, UpdatePolicy, UpdateThrottle,
     parse_resource_version,
@@ -146,6 +150,7 @@ pub(crate) struct Watcher {
     position: Option<String>,
     page_size: u32,
     shipped: ShippedSet,
+    coverage: ListCoverage,
     updates: UpdateThrottle,
     /// Consecutive failed calls, for the backoff; cleared by a good LIST page or watch line.
     failures: u32,
@@ -187,6 +192,7 @@ impl Watcher {
             position: resume_from,
             page_size: config.page_size().max(1),
             shipped: ShippedSet::new(tuning.shipped_capacity),
+            coverage: ListCoverage::default(),
             updates: UpdateThrottle::new(policy, tuning.updates_capacity),
             failures: 0,
             relists_in_a_row: 0,
@@ -210,6 +216,12 @@ impl Watcher {
 
     pub(crate) fn position(&self) -> Option<&str> {
         self.position.as_deref()
+    }
+
+    /// How many occurrences the shipped-set remembers.
+    #[cfg(test)]
+    pub(crate) fn shipped_len(&self) -> usize {
+        self.shipped.len()
     }
 
     /// Steps until shutdown.
@@ -385,16 +397,25 @@ impl Watcher {
         self.failures = 0;
         self.stats.listed(list.items.len());
         let mut records = Vec::new();
-        if let State::Listing { .. } = from {
+        if let State::Listing { continue_token } = from {
+            if continue_token.is_none() {
+                self.coverage.start();
+            }
+            self.coverage
+                .page(parse_resource_version(list.resource_version()));
             let floor = self.position.as_deref().and_then(parse_resource_version);
             for event in &list.items {
                 let rv = parse_resource_version(event.resource_version());
-                if floor.zip(rv).is_some_and(|(floor, rv)| rv <= floor) {
+                let covered = self.coverage.read(event.namespace(), event.name(), rv);
+                if floor.zip(rv).is_some_and(|(floor, rv)| rv <= floor)
+                    || rv
+                        .is_some_and(|rv| self.coverage.covers(event.namespace(), event.name(), rv))
+                {
                     continue;
                 }
                 // An item whose uid shipped lately is an update missed while not watching.
                 let update = self.updates.knows(event.uid(), now.instant);
-                records.extend(self.occurrence(event, update, now));
+                records.extend(self.occurrence(event, update, now, !covered));
             }
             if let Some(token) = list.continue_token() {
                 let next = State::Listing {
@@ -404,6 +425,7 @@ impl Watcher {
             }
         }
         self.advance(list.resource_version());
+        self.coverage.complete();
         let next = if self.position.is_some() {
             State::Watching
         } else {
@@ -446,20 +468,22 @@ impl Watcher {
                 return LineOutcome::Skipped;
             }
         };
+        // A line at or below the position is a state seen before (a server sending it again).
+        let replayed = event
+            .resource_version()
+            .is_some_and(|rv| self.at_or_below_position(rv));
         if let Some(rv) = event.resource_version() {
             self.advance(rv);
         }
         match event {
             WatchEvent::Added(event) => {
                 self.progressed(WatchType::Added);
-                self.occurrence(&event, false, now)
-                    .map_or(LineOutcome::Moved, LineOutcome::Record)
+                self.watched_occurrence(&event, false, replayed, now)
             }
             // A new resourceVersion of an event is a new occurrence (a count or series bump).
             WatchEvent::Modified(event) => {
                 self.progressed(WatchType::Modified);
-                self.occurrence(&event, true, now)
-                    .map_or(LineOutcome::Moved, LineOutcome::Record)
+                self.watched_occurrence(&event, true, replayed, now)
             }
             // An event expiring or being deleted did not happen again.
             WatchEvent::Deleted(event) => {
@@ -568,9 +592,42 @@ impl Watcher {
         }
     }
 
+    /// Whether `rv` and the position are numbers and `rv` is not above the position.
+    fn at_or_below_position(&self, rv: &str) -> bool {
+        let position = self.position.as_deref().and_then(parse_resource_version);
+        position
+            .zip(parse_resource_version(rv))
+            .is_some_and(|(position, rv)| rv <= position)
+    }
+
+    /// An ADDED or MODIFIED watch line, after the position moved to it: its record, unless it
+    /// was `replayed` or is not shipped. The position keeps a re-list from shipping it again
+    /// when both are numbers; otherwise the shipped-set must.
+    fn watched_occurrence(
+        &mut self,
+        event: &Event<'_>,
+        update: bool,
+        replayed: bool,
+        now: Moment,
+    ) -> LineOutcome {
+        if replayed {
+            return LineOutcome::Moved;
+        }
+        let remember = !self.at_or_below_position(event.resource_version());
+        self.occurrence(event, update, now, remember)
+            .map_or(LineOutcome::Moved, LineOutcome::Record)
+    }
+
     /// Whether `event` ships as an occurrence (an `update` is subject to `dedup_interval` and
-    /// `drop_updates`); if so, its record.
-    fn occurrence(&mut self, event: &Event<'_>, update: bool, now: Moment) -> Option<LogRecord> {
+    /// `drop_updates`); if so, its record. `remember`: put it in the shipped-set (nothing else
+    /// will keep a re-list from shipping it again).
+    fn occurrence(
+        &mut self,
+        event: &Event<'_>,
+        update: bool,
+        now: Moment,
+        remember: bool,
+    ) -> Option<LogRecord> {
         let (uid, rv) = (event.uid(), event.resource_version());
         if self.shipped.contains(uid, rv)
             || (update && !self.updates.admits_update(uid, now.instant))
@@ -580,7 +637,9 @@ impl Watcher {
         match event.to_log_record() {
             Ok(mut record) => {
                 record.observed_unix_nano = Some(now.unix_nanos);
-                self.shipped.insert(uid, rv);
+                if remember {
+                    self.shipped.insert(uid, rv);
+                }
                 self.updates.shipped(uid, now.instant);
                 Some(record)
             }

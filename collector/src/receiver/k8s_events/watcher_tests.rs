@@ -87,6 +87,10 @@ fn start_from_all_pages_then_watches() {
     assert_eq!(w.position(), Some("395"));
     let s = stats.snapshot();
     assert_eq!((s.listed, s.ready, s.last_resource_version), (4, true, 395));
+    // The position and the LIST's coverage account for all of it: nothing per item is kept.
+    let (_, outcomes) = watch_lines(&mut w, WATCH, Moment::now());
+    assert!(outcomes.contains(&"record"));
+    assert_eq!(w.shipped_len(), 0);
 }
 
 #[test]
