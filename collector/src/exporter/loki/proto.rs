@@ -10,7 +10,7 @@
 
 use prost::Message;
 
-use super::streams::TenantPush;
+use super::streams::{Entry, Stream, TenantPush};
 
 /// The `Content-Type` of a protobuf push.
 pub const CONTENT_TYPE_PROTOBUF: &str = "application/x-protobuf";
@@ -141,8 +141,62 @@ pub fn to_push_request(push: &TenantPush) -> PushRequest {
 /// The push body of one tenant's streams: protobuf, snappy block-compressed; send it with
 /// `Content-Type:` [`CONTENT_TYPE_PROTOBUF`].
 pub fn encode_protobuf(push: &TenantPush) -> Result<Vec<u8>, EncodeError> {
-    let raw = to_push_request(push).encode_to_vec();
+    let raw = encode_push_request(push);
     Ok(snap::raw::Encoder::new().compress_vec(&raw)?)
+}
+
+/// The uncompressed protobuf of [`to_push_request`]`(push)`, written straight from the borrowed
+/// streams: no copy of every line into prost's owned messages (half the memory of a push, and
+/// time). The same bytes as prost writes; a property test holds the two together.
+pub fn encode_push_request(push: &TenantPush) -> Vec<u8> {
+    let pair_len = |name: &str, value: &str| text_len(1, name) + text_len(2, value);
+    let entry_len = |entry: &Entry| {
+        let ts = Timestamp::from_unix_nano(entry.timestamp_unix_nano).encoded_len();
+        message_len(1, ts)
+            + text_len(2, &entry.line)
+            + entry
+                .structured_metadata
+                .iter()
+                .map(|(n, v)| message_len(3, pair_len(n, v)))
+                .sum::<usize>()
+    };
+    let stream_len = |stream: &Stream| {
+        text_len(1, &stream.labels_string)
+            + stream
+                .entries
+                .iter()
+                .map(|e| message_len(2, entry_len(e)))
+                .sum::<usize>()
+    };
+    let total: usize = push
+        .streams
+        .iter()
+        .map(|s| message_len(1, stream_len(s)))
+        .sum();
+
+    let mut buf = Vec::with_capacity(total);
+    for stream in &push.streams {
+        message_header(&mut buf, 1, stream_len(stream));
+        text(&mut buf, 1, &stream.labels_string);
+        for entry in &stream.entries {
+            message_header(&mut buf, 2, entry_len(entry));
+            let ts = Timestamp::from_unix_nano(entry.timestamp_unix_nano);
+            message_header(&mut buf, 1, ts.encoded_len());
+            ts.encode_raw(&mut buf);
+            text(&mut buf, 2, &entry.line);
+            for (name, value) in &entry.structured_metadata {
+                message_header(&mut buf, 3, pair_len(name, value));
+                text(&mut buf, 1, name);
+                text(&mut buf, 2, value);
+            }
+        }
+    }
+    debug_assert_eq!(
+        buf.len(),
+        total,
+        "the computed lengths are the written ones"
+    );
+    buf
 }
 
 /// Reads a protobuf + snappy push body back.
@@ -156,6 +210,32 @@ pub fn decode_protobuf(body: &[u8]) -> Result<PushRequest, DecodeError> {
     }
     let raw = snap::raw::Decoder::new().decompress_vec(body)?;
     Ok(PushRequest::decode(raw.as_slice())?)
+}
+
+/// Bytes of an embedded message field `tag` of `len` bytes (written even when empty).
+fn message_len(tag: u32, len: usize) -> usize {
+    prost::encoding::key_len(tag) + prost::encoding::encoded_len_varint(len as u64) + len
+}
+
+/// Bytes of a string field `tag`: none when empty (proto3 leaves default values out).
+fn text_len(tag: u32, value: &str) -> usize {
+    if value.is_empty() {
+        0
+    } else {
+        message_len(tag, value.len())
+    }
+}
+
+fn message_header(buf: &mut Vec<u8>, tag: u32, len: usize) {
+    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, buf);
+    prost::encoding::encode_varint(len as u64, buf);
+}
+
+fn text(buf: &mut Vec<u8>, tag: u32, value: &str) {
+    if !value.is_empty() {
+        message_header(buf, tag, value.len());
+        buf.extend_from_slice(value.as_bytes());
+    }
 }
 
 #[cfg(test)]
@@ -293,6 +373,11 @@ pub(crate) mod tests {
     }
 
     proptest! {
+        #[test]
+        fn the_direct_encoder_writes_what_prost_writes(push in arb_push()) {
+            prop_assert_eq!(encode_push_request(&push), to_push_request(&push).encode_to_vec());
+        }
+
         #[test]
         fn protobuf_round_trips(push in arb_push()) {
             let body = encode_protobuf(&push).unwrap();

@@ -39,24 +39,26 @@ pub fn stream_size(stream: &Stream) -> usize {
 /// [`stream_size`]). An entry larger than the limit travels alone. Streams without entries are
 /// left out; so is a push without any.
 pub fn split(push: TenantPush, max_bytes: usize) -> Vec<TenantPush> {
+    let tenant = push.tenant;
     let empty = || TenantPush {
-        tenant: push.tenant.clone(),
+        tenant: tenant.clone(),
         streams: Vec::new(),
     };
     let mut requests = Vec::new();
     let mut current = empty();
     let mut size = 0;
-    for stream in &push.streams {
-        let header = stream_size(stream);
+    for mut stream in push.streams {
+        let header = stream_size(&stream);
+        let entries = mem::take(&mut stream.entries);
         // This stream's entries in the current request.
         let mut part: Option<Stream> = None;
-        for entry in &stream.entries {
-            let mut need = entry_size(entry) + if part.is_none() { header } else { 0 };
+        for entry in entries {
+            let mut need = entry_size(&entry) + if part.is_none() { header } else { 0 };
             if size > 0 && size + need > max_bytes {
                 current.streams.extend(part.take());
                 requests.push(mem::replace(&mut current, empty()));
                 size = 0;
-                need = entry_size(entry) + header;
+                need = entry_size(&entry) + header;
             }
             part.get_or_insert_with(|| Stream {
                 labels: stream.labels.clone(),
@@ -64,7 +66,7 @@ pub fn split(push: TenantPush, max_bytes: usize) -> Vec<TenantPush> {
                 entries: Vec::new(),
             })
             .entries
-            .push(entry.clone());
+            .push(entry);
             size += need;
         }
         current.streams.extend(part);
