@@ -8,7 +8,7 @@ pub mod actions;
 pub mod batch;
 pub mod filter;
 
-pub use batch::Batcher;
+pub use batch::{Batcher, MAX_BATCH_BYTES, Weigh};
 
 use crate::config::model::ProcessorConfig;
 use crate::config::processors::{

@@ -33,7 +33,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 /// Records queued between a receiver and its pipeline: small, so back-pressure reaches the
 /// watch quickly and memory stays flat when Loki is slow.
-const RECEIVER_QUEUE: usize = 16;
+const RECEIVER_QUEUE: usize = 4;
 
 /// Why the collector could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
