@@ -27,10 +27,10 @@ pub mod sink;
 pub mod startup;
 pub mod stream;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cluster::{Cluster, StartFrom};
-use options::Options;
+use options::{Options, Phase};
 use report::Results;
 use stream::Feed;
 
@@ -70,13 +70,45 @@ pub async fn run(opts: &Options) -> Result<Results, String> {
     };
     eprintln!("bench: collector {}", binary.display());
 
-    let mut cluster = Cluster::start(&binary).await?;
+    if opts.runs_phase(Phase::Throughput) || opts.runs_phase(Phase::Paced) {
+        streaming(opts, &binary, ticks, &mut results).await?;
+    }
+    if opts.runs_phase(Phase::Listing) {
+        eprintln!(
+            "bench: start-up with {} existing events (start_from: all)",
+            opts.list_events
+        );
+        let mut cluster = Cluster::start(&binary).await?;
+        let backlog = events::generate(opts.list_events, 2);
+        results.listing = startup::listing(&mut cluster, backlog, ticks).await?;
+        cluster.cleanup();
+    }
+    if opts.runs_phase(Phase::Idle) {
+        eprintln!("bench: idle for {} s", opts.idle_secs);
+        let mut cluster = Cluster::start(&binary).await?;
+        results.idle = startup::idle(&mut cluster, opts.idle_secs, ticks).await?;
+        cluster.cleanup();
+    }
+
+    write(opts, &results)?;
+    Ok(results)
+}
+
+/// The phases that stream events to one running simulator: full-rate throughput with the
+/// floor, then the fixed-rate memory and latency runs.
+async fn streaming(
+    opts: &Options,
+    binary: &Path,
+    ticks: u64,
+    results: &mut Results,
+) -> Result<(), String> {
+    let mut cluster = Cluster::start(binary).await?;
     let mut feed = Feed::new(events::generate(POOL, 1));
     let mut collector = cluster.start_collector(StartFrom::Now).await?;
     eprintln!("bench: warm-up ({POOL} events)");
     stream::throughput(&cluster, &mut collector, &mut feed, POOL as u64, ticks).await?;
     let lines = floor::watch_lines(&cluster.api.events());
-    for run in 1..=opts.runs {
+    for run in 1..=opts.runs * usize::from(opts.runs_phase(Phase::Throughput)) {
         eprintln!(
             "bench: throughput run {run}/{}: {} events",
             opts.runs, opts.events
@@ -103,7 +135,12 @@ pub async fn run(opts: &Options) -> Result<Results, String> {
     }
     collector.stop().await;
 
-    for (rate, what) in [(1000, "memory"), (200, "latency")] {
+    let paced = if opts.runs_phase(Phase::Paced) {
+        &[(1000, "memory"), (200, "latency")][..]
+    } else {
+        &[]
+    };
+    for &(rate, what) in paced {
         eprintln!("bench: {rate} events/s for {} s ({what})", opts.paced_secs);
         let mut collector = cluster.start_collector(StartFrom::Now).await?;
         let r = stream::paced(
@@ -123,25 +160,7 @@ pub async fn run(opts: &Options) -> Result<Results, String> {
         }
     }
     cluster.cleanup();
-    drop(cluster);
-
-    eprintln!(
-        "bench: start-up with {} existing events (start_from: all)",
-        opts.list_events
-    );
-    let mut cluster = Cluster::start(&binary).await?;
-    let backlog = events::generate(opts.list_events, 2);
-    results.listing = startup::listing(&mut cluster, backlog, ticks).await?;
-    cluster.cleanup();
-    drop(cluster);
-
-    eprintln!("bench: idle for {} s", opts.idle_secs);
-    let mut cluster = Cluster::start(&binary).await?;
-    results.idle = startup::idle(&mut cluster, opts.idle_secs, ticks).await?;
-    cluster.cleanup();
-
-    write(opts, &results)?;
-    Ok(results)
+    Ok(())
 }
 
 fn write(opts: &Options, results: &Results) -> Result<(), String> {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 pub const USAGE: &str = "usage: bench [--quick] [--runs N] [--events N] [--list-events N] \
-[--idle-secs N] [--paced-secs N] [--collector PATH] [--out PATH]
+[--idle-secs N] [--paced-secs N] [--only PHASE]... [--collector PATH] [--out PATH]
 
   --quick          a smoke run: every phase short, one run
   --runs N         repeat the throughput and floor measurements N times, report medians (3)
@@ -11,6 +11,8 @@ pub const USAGE: &str = "usage: bench [--quick] [--runs N] [--events N] [--list-
   --list-events N  events existing at start-up for the listing phase (100000)
   --idle-secs N    how long the idle phase lasts (60)
   --paced-secs N   how long each fixed-rate phase lasts (1k/s memory, 200/s latency) (30)
+  --only PHASE     run only this phase (throughput, paced, listing, idle); repeatable; the
+                   JSON then holds zeros for the others
   --collector PATH the collector binary ($K8S_EVENT_COLLECTOR_BIN, else next to this one)
   --out PATH       where the JSON goes (target/bench/results.json)
 ";
@@ -24,6 +26,8 @@ pub struct Options {
     pub list_events: usize,
     pub idle_secs: u64,
     pub paced_secs: u64,
+    /// The phases to run; empty = all.
+    pub only: Vec<Phase>,
     pub collector: Option<PathBuf>,
     pub out: PathBuf,
 }
@@ -37,6 +41,7 @@ impl Default for Options {
             list_events: 100_000,
             idle_secs: 60,
             paced_secs: 30,
+            only: Vec::new(),
             collector: None,
             out: PathBuf::from("target/bench/results.json"),
         }
@@ -75,6 +80,12 @@ impl Options {
                 "--list-events" => o.list_events = number(arg, it.next())?,
                 "--idle-secs" => o.idle_secs = number(arg, it.next())?,
                 "--paced-secs" => o.paced_secs = number::<u64>(arg, it.next())?.max(1),
+                "--only" => {
+                    let name = it.next().ok_or("--only needs a phase")?;
+                    o.only.push(Phase::parse(name).ok_or_else(|| {
+                        format!("--only {name}: no such phase (throughput, paced, listing, idle)")
+                    })?);
+                }
                 "--collector" => {
                     o.collector = Some(it.next().ok_or("--collector needs a path")?.into());
                 }
@@ -84,6 +95,37 @@ impl Options {
             }
         }
         Ok(o)
+    }
+}
+
+/// The bench's phases, for `--only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Full-rate streaming and the floor.
+    Throughput,
+    /// Fixed rates: memory at 1k/s, latency at 200/s.
+    Paced,
+    /// Start-up with a big backlog.
+    Listing,
+    Idle,
+}
+
+impl Phase {
+    fn parse(name: &str) -> Option<Phase> {
+        Some(match name {
+            "throughput" => Phase::Throughput,
+            "paced" => Phase::Paced,
+            "listing" => Phase::Listing,
+            "idle" => Phase::Idle,
+            _ => return None,
+        })
+    }
+}
+
+impl Options {
+    /// Whether `phase` runs.
+    pub fn runs_phase(&self, phase: Phase) -> bool {
+        self.only.is_empty() || self.only.contains(&phase)
     }
 }
 
@@ -104,5 +146,8 @@ mod tests {
         assert_eq!((o.idle_secs, o.runs, o.events), (2, 1, 10_000));
         assert!(parse(&["--runs"]).is_err());
         assert!(parse(&["--nope"]).is_err());
+        let o = parse(&["--only", "listing"]).unwrap();
+        assert!(o.runs_phase(Phase::Listing) && !o.runs_phase(Phase::Idle));
+        assert!(parse(&["--only", "nope"]).is_err());
     }
 }
