@@ -108,6 +108,98 @@ fn free_address() -> std::io::Result<String> {
     Ok(listener.local_addr()?.to_string())
 }
 
+/// What a pod of the Deployment gets, in either environment: the files to mount and the
+/// values its environment needs.
+#[derive(Debug)]
+pub struct Pod<'a> {
+    /// Where the "mounted" files go.
+    pub dir: &'a Path,
+    pub deployment: &'a Deployment,
+    /// The service-account token.
+    pub token: &'a str,
+    /// The API server's CA (the service-account directory's `ca.crt`).
+    pub api_ca_pem: &'a str,
+    /// The Loki CA file (the `loki-ca` volume).
+    pub loki_ca: &'a Path,
+    pub health_address: &'a str,
+    pub metrics_address: &'a str,
+    pub config_changes: &'a [ConfigChange],
+    /// What a platform team's overlay sets as `LOKI_ENDPOINT`.
+    pub loki_push_url: String,
+    /// The API server's port on 127.0.0.1 (`KUBERNETES_SERVICE_HOST`/`PORT`).
+    pub api_port: u16,
+}
+
+/// Writes the config and service-account files of `pod`; returns the config path and the
+/// container environment.
+pub fn mount_pod(pod: &Pod<'_>) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+    let deployment = pod.deployment;
+    let write = |path: &Path, text: &str| {
+        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let sa = pod.dir.join("serviceaccount");
+    std::fs::create_dir_all(&sa).map_err(|e| format!("{}: {e}", sa.display()))?;
+    write(&sa.join("token"), pod.token)?;
+    write(&sa.join("namespace"), &deployment.namespace)?;
+    write(&sa.join("ca.crt"), pod.api_ca_pem)?;
+
+    let mut config = deployment.config.clone();
+    let checkpoints = pod.dir.join("checkpoints");
+    std::fs::create_dir_all(&checkpoints).map_err(|e| e.to_string())?;
+    let mounts = [
+        (
+            "/extensions/file_storage/directory",
+            json!(checkpoints.display().to_string()),
+        ),
+        (
+            "/extensions/health_check/endpoint",
+            json!(pod.health_address),
+        ),
+        (
+            "/service/telemetry/metrics/address",
+            json!(pod.metrics_address),
+        ),
+    ];
+    for (pointer, value) in mounts {
+        if config.pointer(pointer).is_some() {
+            set_pointer(&mut config, pointer, value);
+        }
+    }
+    // The Loki CA volume: wherever the config expects it, it holds this scenario's CA.
+    if config.pointer("/exporters/loki/tls/ca_file").is_some() {
+        set_pointer(
+            &mut config,
+            "/exporters/loki/tls/ca_file",
+            json!(pod.loki_ca.display().to_string()),
+        );
+    }
+    for change in pod.config_changes {
+        match change {
+            ConfigChange::Set(pointer, value) => set_pointer(&mut config, pointer, value.clone()),
+            ConfigChange::Remove(pointer) => remove_pointer(&mut config, pointer),
+        }
+    }
+    let path = pod.dir.join("collector.yaml");
+    let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+    write(&path, &text)?;
+
+    let mut env = deployment.render_env(NODE_NAME);
+    // The endpoint a platform team's overlay would set: this scenario's Loki.
+    env.insert("LOKI_ENDPOINT".into(), pod.loki_push_url.clone());
+    env.insert("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into());
+    env.insert("KUBERNETES_SERVICE_PORT".into(), pod.api_port.to_string());
+    env.insert(
+        "K8S_EVENT_COLLECTOR_SERVICEACCOUNT_DIR".into(),
+        sa.display().to_string(),
+    );
+    Ok((path, env))
+}
+
+/// A free loopback address (`127.0.0.1:PORT`).
+pub fn free_loopback_address() -> Result<String, String> {
+    free_address().map_err(|e| e.to_string())
+}
+
 impl Scenario {
     /// Starts the simulated API server (behind TLS, as in a cluster) with no RBAC yet.
     pub async fn start(root: &Path) -> Result<Scenario, String> {
@@ -213,70 +305,20 @@ impl Scenario {
             .deployment
             .as_ref()
             .ok_or("no deployment to start the collector from")?;
-        let write = |path: &Path, text: &str| {
-            std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
-        };
-        let sa = self.dir.join("serviceaccount");
-        std::fs::create_dir_all(&sa).map_err(|e| format!("{}: {e}", sa.display()))?;
-        write(&sa.join("token"), &self.token)?;
-        write(&sa.join("namespace"), &deployment.namespace)?;
         let ca = std::fs::read_to_string(&self.cert_paths.ca)
             .map_err(|e| format!("{}: {e}", self.cert_paths.ca.display()))?;
-        write(&sa.join("ca.crt"), &ca)?;
-
-        let mut config = deployment.config.clone();
-        let checkpoints = self.dir.join("checkpoints");
-        std::fs::create_dir_all(&checkpoints).map_err(|e| e.to_string())?;
-        let mounts = [
-            (
-                "/extensions/file_storage/directory",
-                json!(checkpoints.display().to_string()),
-            ),
-            (
-                "/extensions/health_check/endpoint",
-                json!(self.health_address),
-            ),
-            (
-                "/service/telemetry/metrics/address",
-                json!(self.metrics_address),
-            ),
-        ];
-        for (pointer, value) in mounts {
-            if config.pointer(pointer).is_some() {
-                set_pointer(&mut config, pointer, value);
-            }
-        }
-        // The Loki CA volume: wherever the config expects it, it holds this scenario's CA.
-        if config.pointer("/exporters/loki/tls/ca_file").is_some() {
-            set_pointer(
-                &mut config,
-                "/exporters/loki/tls/ca_file",
-                json!(self.cert_paths.ca.display().to_string()),
-            );
-        }
-        for change in &self.config_changes {
-            match change {
-                ConfigChange::Set(pointer, value) => {
-                    set_pointer(&mut config, pointer, value.clone())
-                }
-                ConfigChange::Remove(pointer) => remove_pointer(&mut config, pointer),
-            }
-        }
-        let path = self.dir.join("collector.yaml");
-        let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-        write(&path, &text)?;
-
-        let mut env = deployment.render_env(NODE_NAME);
-        // The endpoint a platform team's overlay would set: this scenario's Loki.
-        env.insert("LOKI_ENDPOINT".into(), self.loki_push_url()?);
-        let api_port = self.api_tls.addr().port().to_string();
-        env.insert("KUBERNETES_SERVICE_HOST".into(), "127.0.0.1".into());
-        env.insert("KUBERNETES_SERVICE_PORT".into(), api_port);
-        env.insert(
-            "K8S_EVENT_COLLECTOR_SERVICEACCOUNT_DIR".into(),
-            sa.display().to_string(),
-        );
-        Ok((path, env))
+        mount_pod(&Pod {
+            dir: &self.dir,
+            deployment,
+            token: &self.token,
+            api_ca_pem: &ca,
+            loki_ca: &self.cert_paths.ca,
+            health_address: &self.health_address,
+            metrics_address: &self.metrics_address,
+            config_changes: &self.config_changes,
+            loki_push_url: self.loki_push_url()?,
+            api_port: self.api_tls.addr().port(),
+        })
     }
 
     /// Starts the collector as deployed; waits until it is ready, exits, or a few seconds pass.

@@ -40,6 +40,7 @@ use crate::tls::gate::Gate;
 use respond::{Fault, LokiResponder, State};
 
 pub use canonical::canonical_yaml;
+pub(crate) use canonical::stored_yaml;
 pub use ingest::{DISCOVER_SERVICE_NAME, SERVICE_NAME};
 pub use record::{AuthSeen, LogEntry, LogStream, RecordedPush, StoredStream};
 pub use respond::{PUSH_PATH, SINGLE_TENANT};
