@@ -15,6 +15,7 @@ use crate::config::http::RetryConfig;
 use crate::exporter::loki::client::{Answer, BodyError, LokiClient, PushError, Verdict};
 use crate::exporter::loki::retry::Backoff;
 use crate::exporter::problem::{Context, Problem, ProblemLog};
+use crate::exporter::queue::Request;
 use crate::exporter::stats::{DropReason, ExporterStats, StatusClass};
 
 /// What an answer means for a request, per protocol.
@@ -155,6 +156,18 @@ impl Delivery {
             }
         }
         outcome
+    }
+
+    /// Sends one request built beforehand (by a sending queue), retrying as configured.
+    pub async fn send(&self, request: &Request, shutdown: watch::Receiver<bool>) -> ExportOutcome {
+        self.deliver(
+            request.tenant.as_deref(),
+            vec![request.body.clone()],
+            |_| request.records,
+            |body| Ok(body.clone()),
+            shutdown,
+        )
+        .await
     }
 
     /// Counts `records` dropped for `reason`.

@@ -6,5 +6,6 @@ pub mod delivery;
 pub mod loki;
 pub mod otlp;
 pub mod problem;
+pub mod queue;
 pub mod stats;
 pub mod tls;

@@ -137,6 +137,11 @@ pub struct ExporterStats {
     /// Per bucket (not cumulative), plus one for above the last bound.
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len() + 1],
     latency_sum_nanos: AtomicU64,
+    /// `sending_queue`: requests waiting or being sent, and the most it holds (0: no queue).
+    queue_size: AtomicU64,
+    queue_capacity: AtomicU64,
+    /// Records the persistent queue could not write to disk (kept in memory instead).
+    enqueue_failed: AtomicU64,
 }
 
 impl ExporterStats {
@@ -152,6 +157,9 @@ impl ExporterStats {
             dropped: Default::default(),
             latency_buckets: Default::default(),
             latency_sum_nanos: AtomicU64::new(0),
+            queue_size: AtomicU64::new(0),
+            queue_capacity: AtomicU64::new(0),
+            enqueue_failed: AtomicU64::new(0),
         }
     }
 
@@ -198,6 +206,31 @@ impl ExporterStats {
     /// Lines cut to the maximum line size.
     pub fn add_truncated_lines(&self, lines: usize) {
         add(&self.truncated_lines, lines);
+    }
+
+    /// The sending queue now holds `requests` (waiting or being sent).
+    pub fn set_queue_size(&self, requests: usize) {
+        store(&self.queue_size, requests);
+    }
+
+    /// The sending queue holds at most `requests`.
+    pub fn set_queue_capacity(&self, requests: usize) {
+        store(&self.queue_capacity, requests);
+    }
+
+    /// `records` could not be written to the persistent queue.
+    pub fn add_enqueue_failed(&self, records: usize) {
+        add(&self.enqueue_failed, records);
+    }
+
+    /// Requests in the sending queue now.
+    pub fn queue_size(&self) -> u64 {
+        self.queue_size.load(Ordering::Relaxed)
+    }
+
+    /// Records the persistent queue could not write to disk so far.
+    pub fn enqueue_failed(&self) -> u64 {
+        self.enqueue_failed.load(Ordering::Relaxed)
     }
 
     /// Records Loki accepted so far.
@@ -259,6 +292,30 @@ impl ExporterStats {
                 sample(&mut out, name, s, &[], load(counter(s)));
             }
         }
+        let gauges: [(&str, &str, Counter); 2] = [
+            (
+                "queue_size",
+                "Requests in the sending queue, waiting or being sent (otelcol_exporter_queue_size).",
+                |s| &s.queue_size,
+            ),
+            (
+                "queue_capacity",
+                "Requests the sending queue holds at most; 0 without a queue (otelcol_exporter_queue_capacity).",
+                |s| &s.queue_capacity,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            header(&mut out, name, "gauge", help);
+            for s in all {
+                sample(&mut out, name, s, &[], load(gauge(s)));
+            }
+        }
+        let name = "enqueue_failed_records_total";
+        let help = "Records the persistent sending queue could not write to disk; they were kept in memory and acknowledged only once delivered.";
+        header(&mut out, name, "counter", help);
+        for s in all {
+            sample(&mut out, name, s, &[], load(&s.enqueue_failed));
+        }
         let name = "requests_total";
         let help = "Request attempts by outcome: HTTP status class, or transport for no answer.";
         header(&mut out, name, "counter", help);
@@ -315,6 +372,10 @@ fn add(counter: &AtomicU64, n: usize) {
     counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
 }
 
+fn store(gauge: &AtomicU64, n: usize) {
+    gauge.store(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {PREFIX}{name} {help}");
     let _ = writeln!(out, "# TYPE {PREFIX}{name} {kind}");
@@ -355,6 +416,9 @@ mod tests {
         a.add_request(StatusClass::ServerError, Duration::from_secs(60));
         a.add_retry();
         a.add_dropped(DropReason::BadRequest, 2);
+        a.set_queue_capacity(1000);
+        a.set_queue_size(4);
+        a.add_enqueue_failed(5);
         let text = ExporterStats::render_all(&[&a, &b]);
         assert_eq!(
             text.matches("# TYPE k8s_event_collector_exporter_sent_records_total counter")
@@ -374,6 +438,10 @@ mod tests {
             "k8s_event_collector_exporter_send_duration_seconds_sum{exporter=\"loki\"} 60.02",
             "k8s_event_collector_exporter_send_duration_seconds_count{exporter=\"loki\"} 2",
             "k8s_event_collector_exporter_sent_records_total{exporter=\"loki/\\\"b\\\"\"} 0",
+            "k8s_event_collector_exporter_queue_size{exporter=\"loki\"} 4",
+            "k8s_event_collector_exporter_queue_capacity{exporter=\"loki\"} 1000",
+            "k8s_event_collector_exporter_enqueue_failed_records_total{exporter=\"loki\"} 5",
+            "# TYPE k8s_event_collector_exporter_queue_size gauge",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }

@@ -171,7 +171,7 @@ fn build(config: &Config) -> Result<Vec<Wired>, RunError> {
             .config
             .exporters
             .iter()
-            .map(|e| Exporter::build(config, e))
+            .map(|e| Exporter::build(config, &id, e))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| RunError::Build(e.to_string()))?;
         wired.push(Wired {
@@ -246,11 +246,7 @@ async fn run_async(config: &Config) -> Result<(), RunError> {
         exporters: wired
             .iter()
             .flat_map(|w| w.pipeline.exporters.iter())
-            .filter_map(|e| match e {
-                Exporter::Loki(l) => Some(l.stats()),
-                Exporter::OtlpHttp(o) => Some(o.stats()),
-                Exporter::Debug { .. } => None,
-            })
+            .filter_map(Exporter::stats)
             .collect(),
         leaders: wired
             .iter()

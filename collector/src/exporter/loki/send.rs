@@ -21,6 +21,7 @@ use crate::config::ExtensionConfig;
 use crate::config::exporters::LokiExporterConfig;
 // What the delivery tests name through `super::*` since the retry loop moved to `delivery`.
 use crate::exporter::delivery::Delivery;
+use crate::exporter::queue::{Backend, Request};
 use crate::exporter::stats::{DropReason, ExporterStats};
 use crate::record::LogRecord;
 #[cfg(test)]
@@ -122,6 +123,35 @@ impl LokiExporter {
         Arc::clone(self.delivery.stats())
     }
 
+    /// Encodes `records` into the requests a sending queue keeps: per tenant (in order of first
+    /// appearance), split under `max_request_bytes`, bodies built as they will be sent.
+    pub fn requests(&self, records: &[LogRecord]) -> Vec<Request> {
+        let batch = encode_records(records, &self.encode, now_unix_nano());
+        self.count_encoding_drops(&batch.dropped);
+        let stats = self.delivery.stats();
+        stats.add_truncated_lines(batch.truncated_lines);
+        let client = self.delivery.client();
+        let mut out = Vec::new();
+        for push in batch.pushes {
+            for request in split(push, self.max_request_bytes) {
+                let records = request.entry_count();
+                match client.body(&request) {
+                    Ok(body) => out.push(Request {
+                        tenant: request.tenant,
+                        records,
+                        body,
+                    }),
+                    Err(error) => {
+                        let tenant = request.tenant.as_deref();
+                        tracing::error!(exporter = %self.delivery.id(), tenant, "cannot encode a push of {records} records: {error}");
+                        stats.add_dropped(DropReason::EncodeFailed, records);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn count_encoding_drops(&self, dropped: &DropCounts) {
         for (reason, n) in [
             (DropReason::UnknownFormat, dropped.unknown_format),
@@ -149,6 +179,32 @@ impl LokiExporter {
                 shutdown,
             )
             .await
+    }
+}
+
+impl Backend for LokiExporter {
+    fn requests(&self, records: &[LogRecord]) -> Vec<Request> {
+        LokiExporter::requests(self, records)
+    }
+
+    fn send(
+        &self,
+        request: &Request,
+        abort: watch::Receiver<bool>,
+    ) -> impl Future<Output = ExportOutcome> + Send {
+        self.delivery.send(request, abort)
+    }
+
+    fn export(
+        &self,
+        records: &[LogRecord],
+        abort: &mut watch::Receiver<bool>,
+    ) -> impl Future<Output = ExportOutcome> + Send {
+        LokiExporter::export(self, records, abort)
+    }
+
+    fn stats(&self) -> Arc<ExporterStats> {
+        LokiExporter::stats(self)
     }
 }
 

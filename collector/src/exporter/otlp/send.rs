@@ -19,6 +19,7 @@ use crate::config::exporters::{
 };
 use crate::exporter::delivery::{Delivery, ExportOutcome};
 use crate::exporter::loki::client::{Answer, BodyError, ExporterError, LokiClient, Verdict, gzip};
+use crate::exporter::queue::{Backend, Request};
 use crate::exporter::stats::{DropReason, ExporterStats};
 use crate::record::LogRecord;
 
@@ -95,6 +96,27 @@ impl OtlpHttpExporter {
         Arc::clone(self.delivery.stats())
     }
 
+    /// `records` as the one request a sending queue keeps (none for no records).
+    pub fn requests(&self, records: &[LogRecord]) -> Vec<Request> {
+        if records.is_empty() {
+            return Vec::new();
+        }
+        match self.body(records) {
+            Ok(body) => vec![Request {
+                tenant: None,
+                records: records.len(),
+                body,
+            }],
+            Err(error) => {
+                tracing::error!(exporter = %self.delivery.id(), "cannot encode a request of {} records: {error}", records.len());
+                self.delivery
+                    .stats()
+                    .add_dropped(DropReason::EncodeFailed, records.len());
+                Vec::new()
+            }
+        }
+    }
+
     fn body(&self, records: &[LogRecord]) -> Result<Bytes, BodyError> {
         let encoded = encode_protobuf(records, self.encode);
         if self.gzip {
@@ -102,6 +124,32 @@ impl OtlpHttpExporter {
         } else {
             Ok(Bytes::from(encoded))
         }
+    }
+}
+
+impl Backend for OtlpHttpExporter {
+    fn requests(&self, records: &[LogRecord]) -> Vec<Request> {
+        OtlpHttpExporter::requests(self, records)
+    }
+
+    fn send(
+        &self,
+        request: &Request,
+        abort: watch::Receiver<bool>,
+    ) -> impl Future<Output = ExportOutcome> + Send {
+        self.delivery.send(request, abort)
+    }
+
+    fn export(
+        &self,
+        records: &[LogRecord],
+        abort: &mut watch::Receiver<bool>,
+    ) -> impl Future<Output = ExportOutcome> + Send {
+        OtlpHttpExporter::export(self, records, abort)
+    }
+
+    fn stats(&self) -> Arc<ExporterStats> {
+        OtlpHttpExporter::stats(self)
     }
 }
 
