@@ -22,37 +22,71 @@ pub(crate) fn push_hex_byte(out: &mut String, b: u8) {
     out.push(char::from(HEX[usize::from(b & 0xf)]));
 }
 
+/// Bytes that may start something [`write_json_string`] escapes: ASCII control characters,
+/// `"`, `\\`, `<`, `>`, `&`, and 0xE2, the first byte of U+2028 and U+2029.
+const MAY_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'<' as usize] = true;
+    table[b'>' as usize] = true;
+    table[b'&' as usize] = true;
+    table[0xE2] = true;
+    table
+};
+
 /// Appends `s` as a JSON string the way Go's `json.Marshal` writes it (HTML escaping on, Go
 /// 1.22+: `\b` and `\f` have short forms).
+///
+/// Scans bytes, not chars, and copies the runs between escapes whole: this is the hottest loop
+/// of JSON lines. Every escaped sequence starts at a char boundary (an ASCII byte, or the lead
+/// byte 0xE2), so the slices below are always valid.
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
+    let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape: Option<&str> = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\u{8}' => Some("\\b"),
-            '\u{c}' => Some("\\f"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            '<' => Some("\\u003c"),
-            '>' => Some("\\u003e"),
-            '&' => Some("\\u0026"),
-            '\u{2028}' => Some("\\u2028"),
-            '\u{2029}' => Some("\\u2029"),
-            c if c < ' ' => None,
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !MAY_ESCAPE[usize::from(b)] {
+            i += 1;
+            continue;
+        }
+        let (escape, len): (&str, usize) = match b {
+            b'"' => ("\\\"", 1),
+            b'\\' => ("\\\\", 1),
+            0x08 => ("\\b", 1),
+            0x0c => ("\\f", 1),
+            b'\n' => ("\\n", 1),
+            b'\r' => ("\\r", 1),
+            b'\t' => ("\\t", 1),
+            b'<' => ("\\u003c", 1),
+            b'>' => ("\\u003e", 1),
+            b'&' => ("\\u0026", 1),
+            0xE2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                (Some(0x80), Some(0xA8)) => ("\\u2028", 3),
+                (Some(0x80), Some(0xA9)) => ("\\u2029", 3),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => ("", 1),
         };
         out.push_str(&s[start..i]);
-        match escape {
-            Some(e) => out.push_str(e),
-            None => {
-                out.push_str("\\u00");
-                push_hex_byte(out, c as u8);
-            }
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            push_hex_byte(out, b);
+        } else {
+            out.push_str(escape);
         }
-        start = i + c.len_utf8();
+        i += len;
+        start = i;
     }
     out.push_str(&s[start..]);
     out.push('"');
@@ -211,6 +245,39 @@ mod tests {
         let mut out = String::new();
         write_json_string(&mut out, s);
         out
+    }
+
+    /// The escaping rules one char at a time, as Go's encodeState.string reads them: the model
+    /// the byte scanner must agree with.
+    fn json_by_chars(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\u{8}' => out.push_str("\\b"),
+                '\u{c}' => out.push_str("\\f"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    write!(out, "\\u{:04x}", u32::from(c)).unwrap();
+                }
+                c if c < ' ' => write!(out, "\\u{:04x}", u32::from(c)).unwrap(),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_byte_scanner_escapes_as_the_char_model(
+            s in "([a-z<>&\"\\\\\u{0}-\u{1f}\u{7f}\u{2027}-\u{202a}\u{e000}\u{1f600} é])*"
+        ) {
+            proptest::prop_assert_eq!(json(&s), json_by_chars(&s));
+        }
     }
 
     #[test]
