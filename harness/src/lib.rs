@@ -4,6 +4,7 @@ pub mod bench;
 pub mod certs;
 pub mod collector;
 pub mod demo;
+pub mod env;
 pub mod deployment;
 pub mod kind;
 pub mod local;

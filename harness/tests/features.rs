@@ -1,27 +1,53 @@
 //! Runs `features/*.feature`: `cargo test -p harness --test features` (or `cargo xtask e2e`).
 //! Filter with cucumber's own flags after `--`, e.g. `-- --tags @sim-only` or `-- -n "TLS"`.
 //!
-//! - `HARNESS_ENV` picks the environment: `sim` (the default) or `kind`. On kind the steps do
-//!   not run yet: the kind smoke flow does, after a preflight that fails the run, in one line,
-//!   when Docker, kind or kubectl is missing.
+//! - `HARNESS_ENV` picks the environment: `sim` (the default), `local` or `kind`.
+//!   - `local` runs the scenarios on real servers (`harness::local`), found where
+//!     `cargo xtask tools` puts them; without them the run fails in one line saying so. It
+//!     runs the feature files in [`LOCAL_FEATURES`] (the others' steps are not ported yet) and
+//!     skips scenarios tagged `@sim-only`; both are listed at the end, with the reason, and in
+//!     `target/e2e/not-run-on-local.txt`.
+//!   - On kind the steps do not run yet: the kind smoke flow does, after a preflight that fails
+//!     the run, in one line, when Docker, kind or kubectl is missing.
 //! - `HARNESS_JUNIT=<path>` also writes a JUnit XML report there (its folder is created).
+//! - A failed scenario leaves its diagnostics in `target/e2e/<scenario>/` (collector log, API
+//!   requests, Loki pushes and stored streams, and on `local` the servers' logs).
 
 mod steps;
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Mutex;
 
-use cucumber::writer::{self, Coloring};
+use cucumber::event::ScenarioFinished;
+use cucumber::writer::{self, Coloring, Stats as _};
 use cucumber::{World as _, WriterExt as _};
+use harness::env::Kind;
 use steps::E2e;
+
+/// The feature files whose steps run on `local` (the others still need the simulator).
+const LOCAL_FEATURES: [&str; 2] = ["payloads.feature", "rbac.feature"];
+
+/// Why a scenario tagged `@sim-only` cannot run on real servers.
+const SIM_ONLY: &str = "@sim-only: needs a fault only the simulator stages on demand";
+
+/// Scenarios the filter left out on `local`: (feature file, scenario, why).
+static NOT_RUN: Mutex<Vec<(String, String, String)>> = Mutex::new(Vec::new());
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let junit = std::env::var_os("HARNESS_JUNIT").map(PathBuf::from);
     let env = std::env::var("HARNESS_ENV").unwrap_or_else(|_| "sim".to_owned());
     match env.as_str() {
-        "sim" | "" => run_sim(junit.as_deref()).await,
+        "sim" | "" => run(Kind::Sim, junit.as_deref()).await,
+        "local" => {
+            if let Err(e) = harness::local::Tools::find() {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+            run(Kind::Local, junit.as_deref()).await
+        }
         "kind" => {
             let filters: Vec<String> = std::env::args().skip(1).collect();
             if !filters.is_empty() {
@@ -37,14 +63,36 @@ async fn main() -> ExitCode {
             }
         }
         other => {
-            eprintln!("HARNESS_ENV={other}: no such environment (use sim or kind)");
+            eprintln!("HARNESS_ENV={other}: no such environment (use sim, local or kind)");
             ExitCode::FAILURE
         }
     }
 }
 
-/// The features on `sim`; exits the process with cucumber's verdict.
-async fn run_sim(junit: Option<&Path>) -> ExitCode {
+/// Where reports go: `$CARGO_TARGET_DIR/e2e`, else `<workspace>/target/e2e`.
+fn e2e_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| steps::workspace_root().join("target"))
+        .join("e2e")
+}
+
+/// A scenario's folder name: its words and line, e.g. `rbac-12-a-clusterrole-without-watch`.
+fn slug(file: &str, line: usize, name: &str) -> String {
+    let stem = file.trim_end_matches(".feature");
+    let words: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let words: Vec<&str> = words.split('-').filter(|w| !w.is_empty()).collect();
+    let mut out = format!("{stem}-{line}-{}", words.join("-"));
+    out.truncate(100);
+    out
+}
+
+/// The features on `sim` or `local`.
+async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
     let features = steps::workspace_root().join("features");
     // Without HARNESS_JUNIT the report goes nowhere; one writer chain either way, so the
     // console output is the same with and without it.
@@ -58,26 +106,126 @@ async fn run_sim(junit: Option<&Path>) -> ExitCode {
             }
         },
     };
-    E2e::cucumber()
+    let writer = E2e::cucumber()
         .with_writer(
             writer::Basic::raw(io::stdout(), Coloring::Auto, 0)
                 .summarized()
                 .tee::<E2e, _>(writer::JUnit::for_tee(report, 0))
                 .normalized(),
         )
-        // Each scenario runs its own servers and collector process on free ports.
-        .max_concurrent_scenarios(4)
+        // Each scenario runs its own servers and collector process on free ports; on local
+        // those are real servers, heavy on a small machine.
+        .max_concurrent_scenarios(if kind == Kind::Local { 2 } else { 4 })
         .fail_on_skipped()
-        .after(|_feature, _rule, _scenario, _finished, world| {
+        .after(|feature, _rule, scenario, finished, world| {
             Box::pin(async move {
                 if let Some(world) = world {
+                    let failure = match finished {
+                        ScenarioFinished::StepFailed(_, _, e) => Some(e.to_string()),
+                        ScenarioFinished::BeforeHookFailed(_) => {
+                            Some("a before hook failed".into())
+                        }
+                        _ => None,
+                    };
+                    if let Some(failure) = failure {
+                        let file = feature_file(feature);
+                        let dir =
+                            e2e_dir().join(slug(&file, scenario.position.line, &scenario.name));
+                        write_diagnostics(&dir, &failure, world).await;
+                    }
                     world.finish().await;
                 }
             })
         })
-        .run_and_exit(features)
+        .filter_run(features, move |feature, _rule, scenario| {
+            if kind != Kind::Local {
+                return true;
+            }
+            let file = feature_file(feature);
+            let why = if !LOCAL_FEATURES.contains(&file.as_str()) {
+                Some("its feature's steps are not ported to local yet".to_owned())
+            } else if scenario
+                .tags
+                .iter()
+                .chain(&feature.tags)
+                .any(|t| t.trim_start_matches('@') == "sim-only")
+            {
+                Some(SIM_ONLY.to_owned())
+            } else {
+                None
+            };
+            match why {
+                None => true,
+                Some(why) => {
+                    if let Ok(mut all) = NOT_RUN.lock() {
+                        let entry = (file, scenario.name.clone(), why);
+                        if !all.contains(&entry) {
+                            all.push(entry);
+                        }
+                    }
+                    false
+                }
+            }
+        })
         .await;
-    ExitCode::SUCCESS
+    if kind == Kind::Local {
+        report_not_run();
+    }
+    if writer.execution_has_failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn feature_file(feature: &cucumber::gherkin::Feature) -> String {
+    feature
+        .path
+        .as_ref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Prints the scenarios `local` did not run, and writes them (tab-separated) for the summary.
+fn report_not_run() {
+    let all = NOT_RUN.lock().map(|a| a.clone()).unwrap_or_default();
+    let mut text = String::new();
+    for (file, name, why) in &all {
+        text.push_str(&format!("{file}\t{name}\t{why}\n"));
+    }
+    println!("\n{} scenarios not run on local:", all.len());
+    for (file, name, why) in &all {
+        println!("  {file}: {name} ({why})");
+    }
+    let path = e2e_dir().join("not-run-on-local.txt");
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Err(e) = std::fs::write(&path, text) {
+        eprintln!("{}: {e}", path.display());
+    }
+}
+
+/// Writes a failed scenario's diagnostics into `dir` and says where they are.
+async fn write_diagnostics(dir: &Path, failure: &str, world: &E2e) {
+    let _ = std::fs::remove_dir_all(dir);
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("diagnostics: {}: {e}", dir.display());
+        return;
+    }
+    let mut files = vec![
+        ("failure.txt".to_owned(), failure.to_owned()),
+        ("timings.txt".to_owned(), world.timings()),
+    ];
+    files.extend(world.diagnostics().await);
+    for (name, text) in files {
+        let path = dir.join(name);
+        if let Err(e) = std::fs::write(&path, text) {
+            eprintln!("diagnostics: {}: {e}", path.display());
+        }
+    }
+    eprintln!("diagnostics of the failed scenario: {}", dir.display());
 }
 
 /// Creates the JUnit file and its folder.

@@ -15,6 +15,9 @@ use crate::certs::CertPaths;
 /// The issuer of service-account tokens (as in a cluster, `kubernetes.default.svc`).
 pub const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
+/// The harness's own identity (static token, group `system:masters`).
+pub const ADMIN: &str = "harness-admin";
+
 /// The audit policy: every request, metadata only (no bodies: no Secret values in the file).
 const AUDIT_POLICY: &str = "apiVersion: audit.k8s.io/v1
 kind: Policy
@@ -68,7 +71,7 @@ impl ApiServer {
         let tokens = dir.join("tokens.csv");
         write(
             &tokens,
-            &format!("{admin_token},harness-admin,harness-admin,\"system:masters\"\n"),
+            &format!("{admin_token},{ADMIN},{ADMIN},\"system:masters\"\n"),
         )?;
         let policy = dir.join("audit-policy.yaml");
         write(&policy, AUDIT_POLICY)?;
@@ -150,23 +153,29 @@ impl ApiServer {
         }
     }
 
-    /// The audit log's entries for `user` (`system:serviceaccount:ns:name`), one line each:
-    /// `<verb> <requestURI> -> <code>` and the reason of a refusal.
-    pub fn audit_of(&self, user: &str) -> Vec<AuditEntry> {
+    /// The audit log's entries of every caller but the harness's admin and the API server's
+    /// own loopback client: the collector's requests, whatever identity they carried (an
+    /// unauthenticated one shows as `system:anonymous`).
+    pub fn audit_of_others(&self) -> Vec<AuditEntry> {
         let text = std::fs::read_to_string(&self.audit_log).unwrap_or_default();
         // A watch is logged when its response starts and again when it ends: keep the first.
         let mut seen = std::collections::BTreeSet::new();
         text.lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["user"]["username"] == user)
+            .filter(|e| {
+                !matches!(
+                    e["user"]["username"].as_str(),
+                    Some(ADMIN | "system:apiserver")
+                )
+            })
             .filter(|e| seen.insert(e["auditID"].as_str().unwrap_or_default().to_owned()))
             .map(|e| AuditEntry {
-                verb: e["verb"].as_str().unwrap_or_default().to_owned(),
-                uri: e["requestURI"].as_str().unwrap_or_default().to_owned(),
-                resource: e["objectRef"]["resource"]
+                user: e["user"]["username"]
                     .as_str()
                     .unwrap_or_default()
                     .to_owned(),
+                verb: e["verb"].as_str().unwrap_or_default().to_owned(),
+                uri: e["requestURI"].as_str().unwrap_or_default().to_owned(),
                 code: e["responseStatus"]["code"].as_u64().unwrap_or(0),
                 reason: e["annotations"]["authorization.k8s.io/reason"]
                     .as_str()
@@ -180,9 +189,9 @@ impl ApiServer {
 /// One request as the audit log records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
+    pub user: String,
     pub verb: String,
     pub uri: String,
-    pub resource: String,
     pub code: u64,
     /// Why RBAC allowed or refused it.
     pub reason: String,
@@ -190,7 +199,11 @@ pub struct AuditEntry {
 
 impl std::fmt::Display for AuditEntry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {} -> {}", self.verb, self.uri, self.code)?;
+        write!(
+            f,
+            "{} {} as {} -> {}",
+            self.verb, self.uri, self.user, self.code
+        )?;
         if !self.reason.is_empty() {
             write!(f, " ({})", self.reason)?;
         }

@@ -402,14 +402,21 @@ impl LocalScenario {
         Ok(out)
     }
 
-    /// The stored streams as the canonical YAML of the snapshots, with each event's
-    /// server-assigned uid replaced by the stable uid the simulator gives it, so both
-    /// environments compare with the same reviewed file.
+    /// The stored streams as the canonical YAML of the snapshots, so both environments
+    /// compare with the same reviewed file:
+    /// - each event's server-assigned uid is replaced by the stable uid the simulator gives it;
+    /// - the `detected_level` structured metadata that Loki 3.7 adds (`discover_log_levels`,
+    ///   on by default; the simulator, modelled on 3.4, does not) is removed where it is the
+    ///   stream's `level` label in lower case, and kept (so the snapshot fails) where not.
     pub async fn stored_yaml(&self) -> Result<String, String> {
         let mut tenants = self.stored_all().await?;
         for streams in tenants.values_mut() {
             for stream in streams {
+                let level = label_value(&stream.labels, "level").map(|l| l.to_lowercase());
                 for entry in &mut stream.entries {
+                    entry.structured_metadata.retain(|(name, value)| {
+                        !(name == DETECTED_LEVEL && level.as_deref() == Some(value.as_str()))
+                    });
                     for (name, uid) in &self.event_uids {
                         let stable = stable_uid(name);
                         entry.line = entry.line.replace(uid.as_str(), &stable);
@@ -423,12 +430,9 @@ impl LocalScenario {
         Ok(crate::sim::loki::stored_yaml(&tenants))
     }
 
-    /// The collector's API requests, from the audit log.
+    /// The collector's API requests, from the audit log: everyone's but the harness's.
     pub fn collector_requests(&self) -> Vec<AuditEntry> {
-        self.deployment
-            .as_ref()
-            .map(|d| self.api.audit_of(&d.service_account))
-            .unwrap_or_default()
+        self.api.audit_of_others()
     }
 
     /// Removes the scenario's files (the servers stop when it is dropped).
@@ -447,4 +451,30 @@ impl std::fmt::Debug for LocalScenario {
     }
 }
 
+/// The structured metadata Loki 3.7 adds with the level it detects.
+pub const DETECTED_LEVEL: &str = "detected_level";
+
+/// The value of label `name` in a labels string (`{a="1", level="WARN"}`).
+fn label_value(labels: &str, name: &str) -> Option<String> {
+    let inner = labels.trim().trim_start_matches('{').trim_end_matches('}');
+    inner.split(", ").find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        (key.trim() == name).then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
 static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_by_name() {
+        let labels = r#"{cluster="tenant-a", level="WARN", service_name="unknown_service"}"#;
+        assert_eq!(label_value(labels, "level").as_deref(), Some("WARN"));
+        assert_eq!(label_value(labels, "cluster").as_deref(), Some("tenant-a"));
+        assert_eq!(label_value(labels, "node"), None);
+    }
+}

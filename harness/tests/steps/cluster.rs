@@ -15,7 +15,10 @@ async fn an_event(
     reason: String,
     kind: String,
 ) -> Result<(), String> {
-    w.sc().await?.create_event(&ns, &name, &reason, &kind);
+    w.env()
+        .await?
+        .create_event(&ns, &name, &reason, &kind)
+        .await?;
     w.created.push((ns, name));
     Ok(())
 }
@@ -35,7 +38,10 @@ async fn event_created(
 async fn events_created(w: &mut E2e, n: usize, ns: String) -> Result<(), String> {
     for _ in 0..n {
         let name = format!("burst-{}.e{}", w.created.len(), w.created.len());
-        w.sc().await?.create_event(&ns, &name, "Pulled", "Normal");
+        w.env()
+            .await?
+            .create_event(&ns, &name, "Pulled", "Normal")
+            .await?;
         w.created.push((ns.clone(), name));
     }
     Ok(())
@@ -44,9 +50,7 @@ async fn events_created(w: &mut E2e, n: usize, ns: String) -> Result<(), String>
 #[when(expr = "the event {string} in {string} is repeated {int} more times")]
 async fn repeated(w: &mut E2e, name: String, ns: String, times: usize) -> Result<(), String> {
     for _ in 0..times {
-        if !w.sc().await?.repeat_event(&ns, &name) {
-            return Err(format!("no event {ns}/{name} to repeat"));
-        }
+        w.env().await?.repeat_event(&ns, &name).await?;
         // Distinct lastTimestamps, as a kubelet repeating over seconds would give.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
@@ -55,12 +59,12 @@ async fn repeated(w: &mut E2e, name: String, ns: String, times: usize) -> Result
 
 #[given(expr = "the ClusterRoleBinding {string} is deleted")]
 async fn binding_deleted(w: &mut E2e, name: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let removed = sc
+    let env = w.env().await?;
+    let removed = env
         .deployment_mut()?
         .remove_rbac("ClusterRoleBinding", &name)
         .ok_or_else(|| format!("deploy/ has no ClusterRoleBinding {name}"))?;
-    sc.apply_rbac();
+    env.apply_rbac().await?;
     w.removed.push(removed);
     Ok(())
 }
@@ -73,16 +77,15 @@ async fn binding_applied(w: &mut E2e, name: String) -> Result<(), String> {
         .position(|o| o["kind"] == "ClusterRoleBinding" && o["metadata"]["name"] == name.as_str())
         .ok_or_else(|| format!("the ClusterRoleBinding {name} was not deleted before"))?;
     let object = w.removed.remove(at);
-    let sc = w.sc().await?;
-    sc.deployment_mut()?.rbac.push(object);
-    sc.apply_rbac();
-    Ok(())
+    let env = w.env().await?;
+    env.deployment_mut()?.rbac.push(object);
+    env.apply_rbac().await
 }
 
 #[given(expr = "the ClusterRole {string} does not grant {string}")]
 async fn role_without(w: &mut E2e, name: String, verb: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let role = sc
+    let env = w.env().await?;
+    let role = env
         .deployment_mut()?
         .rbac_object("ClusterRole", &name)
         .ok_or_else(|| format!("deploy/ has no ClusterRole {name}"))?;
@@ -94,16 +97,15 @@ async fn role_without(w: &mut E2e, name: String, verb: String) -> Result<(), Str
             verbs.retain(|v| v.as_str() != Some(verb.as_str()));
         }
     }
-    sc.apply_rbac();
-    Ok(())
+    env.apply_rbac().await
 }
 
 #[given(
     expr = "a Role granting get, list and watch on events in namespace {string} is bound to the collector"
 )]
 async fn namespaced_role(w: &mut E2e, ns: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let d = sc.deployment_mut()?;
+    let env = w.env().await?;
+    let d = env.deployment_mut()?;
     let account = d
         .service_account
         .rsplit(':')
@@ -122,8 +124,7 @@ async fn namespaced_role(w: &mut E2e, ns: String) -> Result<(), String> {
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "read-events"},
         "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": account_ns}]
     }));
-    sc.apply_rbac();
-    Ok(())
+    env.apply_rbac().await
 }
 
 #[when("the API server closes every watch")]
@@ -146,16 +147,17 @@ async fn api_fails(w: &mut E2e, status: u16, n: usize) -> Result<(), String> {
 
 #[then("every API request of the collector was a get, list or watch of events")]
 async fn only_reads(w: &mut E2e) -> Result<(), String> {
-    let requests = w.sc().await?.api.requests();
+    let requests = w.env().await?.api_requests();
     if requests.is_empty() {
         return Err("the collector made no API request".into());
     }
     let bad: Vec<String> = requests
         .iter()
         .filter(|r| {
-            !(matches!(r.verb, Some("get" | "list" | "watch")) && r.path.ends_with("/events"))
+            !(matches!(r.verb.as_deref(), Some("get" | "list" | "watch"))
+                && r.path.ends_with("/events"))
         })
-        .map(|r| format!("{} {}?{} ({:?})", r.method, r.path, r.query, r.verb))
+        .map(|r| r.shown.clone())
         .collect();
     if bad.is_empty() {
         Ok(())
@@ -166,11 +168,11 @@ async fn only_reads(w: &mut E2e) -> Result<(), String> {
 
 #[then(expr = "every API request of the collector was authenticated as {string}")]
 async fn authenticated_as(w: &mut E2e, user: String) -> Result<(), String> {
-    let requests = w.sc().await?.api.requests();
+    let requests = w.env().await?.api_requests();
     let others: Vec<String> = requests
         .iter()
-        .filter(|r| !matches!(&r.user, harness::sim::apiserver::Caller::User(u) if *u == user))
-        .map(|r| format!("{} {} as {:?}", r.method, r.path, r.user))
+        .filter(|r| r.user.as_deref() != Some(user.as_str()))
+        .map(|r| format!("{} as {:?}", r.shown, r.user))
         .collect();
     if requests.is_empty() {
         Err("the collector made no API request".into())

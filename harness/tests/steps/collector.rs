@@ -11,18 +11,18 @@ use super::{E2e, eventually, tail, workspace_root};
 const RESOURCE_ACTIONS: &str = "/processors/resource~1k8s_events/attributes";
 
 fn change(w: &mut E2e, c: ConfigChange) -> Result<(), String> {
-    w.scenario
+    w.env
         .as_mut()
         .ok_or("no scenario")?
-        .config_changes
+        .config_changes()
         .push(c);
     Ok(())
 }
 
 /// Appends an action to the deployed resource processor.
 fn add_resource_attribute(w: &mut E2e, key: &str, value: &str) -> Result<(), String> {
-    let sc = w.scenario.as_mut().ok_or("no scenario")?;
-    let config = &mut sc.deployment_mut()?.config;
+    let env = w.env.as_mut().ok_or("no scenario")?;
+    let config = &mut env.deployment_mut()?.config;
     let actions = config
         .pointer_mut(RESOURCE_ACTIONS)
         .and_then(Value::as_array_mut)
@@ -33,19 +33,19 @@ fn add_resource_attribute(w: &mut E2e, key: &str, value: &str) -> Result<(), Str
 
 #[given(expr = "the collector is deployed from {string}")]
 async fn deployed(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&super::deploy_dir(&dir))
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await
 }
 
 #[given(expr = "the collector is deployed from {string} with Loki over plain http")]
 async fn deployed_http(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await?;
     change(w, ConfigChange::Remove("/exporters/loki/tls".into()))
 }
 
 #[given(expr = "the collector is deployed from {string} trusting the Loki CA")]
 async fn deployed_ca(w: &mut E2e, dir: String) -> Result<(), String> {
     // deploy/ mounts the Loki CA at tls.ca_file; the scenario's CA is what is mounted there.
-    w.sc().await?.deploy(&super::deploy_dir(&dir))
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await
 }
 
 #[given(
@@ -82,13 +82,13 @@ fn skip_verify(w: &mut E2e) -> Result<(), String> {
 
 #[given(expr = "the collector is deployed from {string} with insecure_skip_verify")]
 async fn deployed_skip_verify(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await?;
     skip_verify(w)
 }
 
 #[given(expr = "the collector is deployed from {string} with loki.format {string}")]
 async fn deployed_format(w: &mut E2e, dir: String, format: String) -> Result<(), String> {
-    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await?;
     add_resource_attribute(w, "loki.format", &format)
 }
 
@@ -96,20 +96,20 @@ async fn deployed_format(w: &mut E2e, dir: String, format: String) -> Result<(),
     expr = "the collector is deployed from {string} with the tenant taken from each event's namespace"
 )]
 async fn deployed_tenant(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await?;
     add_resource_attribute(w, "loki.tenant", "k8s.namespace.name")
 }
 
 #[given(expr = "the collector is deployed from {string} with the event uid as structured metadata")]
 async fn deployed_metadata(w: &mut E2e, dir: String) -> Result<(), String> {
-    w.sc().await?.deploy(&super::deploy_dir(&dir))?;
+    w.env().await?.deploy(&super::deploy_dir(&dir)).await?;
     add_resource_attribute(w, "loki.structured_metadata", "k8s.event.uid")
 }
 
 #[given("the collector runs the reference config")]
 async fn reference(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.deploy("deploy")?;
+    let env = w.env().await?;
+    env.deploy("deploy").await?;
     let text = std::fs::read_to_string(
         workspace_root().join("collector/tests/fixtures/config/reference-otel-operator.yaml"),
     )
@@ -128,8 +128,8 @@ async fn reference(w: &mut E2e) -> Result<(), String> {
         .into_iter()
         .next()
         .ok_or("empty spec.config")?;
-    let metrics = sc.metrics_address.clone();
-    let d = sc.deployment_mut()?;
+    let metrics = env.metrics_address();
+    let d = env.deployment_mut()?;
     d.config = config;
     // The reference's spec.env reads the same Secret keys as deploy/ does, under its own names.
     let manifest = harness::manifests::parse_text("reference-otel-operator.yaml", &text)?
@@ -180,12 +180,12 @@ async fn quick_retries(w: &mut E2e) -> Result<(), String> {
 
 #[when("the collector starts")]
 async fn starts(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.start_collector().await
+    w.env().await?.start_collector().await
 }
 
 #[when("the collector starts again")]
 async fn starts_again(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.start_collector().await
+    w.env().await?.start_collector().await
 }
 
 #[when(expr = "the collector starts with start_from {string}")]
@@ -194,19 +194,19 @@ async fn starts_from(w: &mut E2e, from: String) -> Result<(), String> {
         w,
         ConfigChange::Set("/receivers/k8s_events/start_from".into(), json!(from)),
     )?;
-    w.sc().await?.start_collector().await
+    w.env().await?.start_collector().await
 }
 
 #[when("the collector is killed")]
 async fn killed(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.kill_collector().await
+    w.env().await?.kill_collector().await
 }
 
 #[when("the collector is redeployed with insecure_skip_verify and restarted")]
 async fn redeployed(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.kill_collector().await?;
+    w.env().await?.kill_collector().await?;
     skip_verify(w)?;
-    w.sc().await?.start_collector().await
+    w.env().await?.start_collector().await
 }
 
 #[when("the collector receives SIGTERM")]
@@ -223,7 +223,7 @@ async fn sigterm(w: &mut E2e) -> Result<(), String> {
 
 #[then("the collector is ready")]
 async fn is_ready(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
+    let sc = w.env().await?;
     eventually(EVENTUALLY, || async {
         if sc.ready().await {
             Ok(())
@@ -237,7 +237,7 @@ async fn is_ready(w: &mut E2e) -> Result<(), String> {
 #[then("the collector is not ready")]
 async fn not_ready(w: &mut E2e) -> Result<(), String> {
     tokio::time::sleep(SETTLE).await;
-    let sc = w.sc().await?;
+    let sc = w.env().await?;
     if sc.ready().await {
         Err("/readyz answers 200".into())
     } else {
@@ -247,7 +247,7 @@ async fn not_ready(w: &mut E2e) -> Result<(), String> {
 
 #[then(expr = "the collector log says {string}")]
 async fn log_says(w: &mut E2e, text: String) -> Result<(), String> {
-    let sc = w.sc().await?;
+    let sc = w.env().await?;
     eventually(EVENTUALLY, || async {
         let log = sc.log();
         if log.iter().any(|l| l.contains(&text)) {
@@ -286,7 +286,7 @@ async fn exits(w: &mut E2e, code: i32) -> Result<(), String> {
 
 #[then(expr = "the text {string} appears nowhere in the collector's output or metrics")]
 async fn nowhere(w: &mut E2e, secret: String) -> Result<(), String> {
-    let sc = w.sc().await?;
+    let sc = w.env().await?;
     let metrics = sc.metrics().await;
     if metrics.is_empty() {
         return Err("the collector serves no metrics to check".into());
@@ -307,7 +307,7 @@ async fn nowhere(w: &mut E2e, secret: String) -> Result<(), String> {
 
 #[then(expr = "the collector re-listed at least once")]
 async fn relisted(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
+    let sc = w.env().await?;
     eventually(EVENTUALLY, || async {
         let metrics = sc.metrics().await;
         let relists: f64 = metrics

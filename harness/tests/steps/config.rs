@@ -1,6 +1,7 @@
 //! Steps about the config as users check it: validate, print-config, and the Secret.
 
 use cucumber::{given, then, when};
+use harness::env::Environment;
 use harness::scenario::ConfigChange;
 
 use super::{E2e, workspace_root};
@@ -40,20 +41,18 @@ fn reference_env() -> Vec<(String, String)> {
 
 #[given(expr = "the Secret {string} has {string} set to {string}")]
 async fn secret_set(w: &mut E2e, _name: String, key: String, value: String) -> Result<(), String> {
-    w.sc().await?.deployment_mut()?.secret.insert(key, value);
+    w.env().await?.deployment_mut()?.secret.insert(key, value);
     Ok(())
 }
 
 #[given(expr = "the password in the Secret and at Loki's gateway is {string}")]
 async fn shared_password(w: &mut E2e, password: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let user = sc.deployment_mut()?.secret_value("USER");
-    sc.deployment_mut()?
+    let env = w.env().await?;
+    let user = env.deployment_mut()?.secret_value("USER");
+    env.deployment_mut()?
         .secret
         .insert("PASSWORD".into(), password.clone());
-    let config = sc.loki_config.take().unwrap_or_default();
-    sc.loki_config = Some(config.with_basic_auth(user, password));
-    Ok(())
+    env.set_loki_basic_auth(&user, &password)
 }
 
 #[when(expr = "the password at Loki's gateway is changed to {string}")]
@@ -104,7 +103,7 @@ async fn rotate(w: &mut E2e, password: String) -> Result<(), String> {
 
 #[given(expr = "the Secret {string} has no key {string}")]
 async fn secret_without(w: &mut E2e, _name: String, key: String) -> Result<(), String> {
-    w.sc().await?.deployment_mut()?.secret.remove(&key);
+    w.env().await?.deployment_mut()?.secret.remove(&key);
     Ok(())
 }
 
@@ -180,10 +179,11 @@ async fn print_deployed(w: &mut E2e) -> Result<(), String> {
 }
 
 fn last(w: &E2e) -> Result<&(i32, String), String> {
-    w.scenario
-        .as_ref()
-        .and_then(|s| s.last_command.as_ref())
-        .ok_or_else(|| "no command ran".into())
+    match &w.env {
+        Some(Environment::Sim(s)) => s.last_command.as_ref(),
+        _ => None,
+    }
+    .ok_or_else(|| "no command ran".into())
 }
 
 #[then(expr = "it exits with code {int}")]

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use cucumber::{given, then, when};
 use harness::deployment::Deployment;
+use harness::env::Environment;
 use harness::scenario::{EVENTUALLY, SETTLE};
-use harness::sim::loki::{AuthSeen, LokiConfig};
+use harness::sim::loki::LokiConfig;
 use harness::tls::TlsMode;
 
 use super::{E2e, eventually, tail, workspace_root};
@@ -19,8 +20,13 @@ async fn loki_auth(w: &mut E2e) -> Result<(), String> {
         deployed.secret_value("USER"),
         deployed.secret_value("PASSWORD"),
     );
-    w.sc().await?.loki_config = Some(LokiConfig::default().with_basic_auth(user, password));
-    Ok(())
+    match w.env().await? {
+        Environment::Sim(sc) => {
+            sc.loki_config = Some(LokiConfig::default().with_basic_auth(user, password));
+            Ok(())
+        }
+        env => env.set_loki_basic_auth(&user, &password),
+    }
 }
 
 #[given(expr = "Loki is served over TLS with a {string} certificate")]
@@ -33,7 +39,10 @@ async fn loki_tls(w: &mut E2e, mode: String) -> Result<(), String> {
         "MutualTls" => TlsMode::MutualTls,
         other => return Err(format!("unknown TLS mode {other}")),
     };
-    w.sc().await?.loki_tls_mode = Some(mode);
+    match w.env().await? {
+        Environment::Sim(sc) => sc.loki_tls_mode = Some(mode),
+        Environment::Local(sc) => sc.loki_mode = Some(mode),
+    }
     Ok(())
 }
 
@@ -75,68 +84,68 @@ async fn loki_slow(w: &mut E2e, seconds: u64) -> Result<(), String> {
     Ok(())
 }
 
-/// Stored entries (all tenants) whose line mentions `needle`.
-fn stored_matching(w: &E2e, needle: &str) -> Result<usize, String> {
-    let sc = w.scenario.as_ref().ok_or("no scenario")?;
-    let loki = sc.loki()?;
-    Ok(loki
-        .tenants()
-        .iter()
-        .flat_map(|t| loki.stored(t))
-        .flat_map(|s| s.entries)
-        .filter(|e| e.line.contains(needle))
-        .count())
+/// What a "Loki stores" step counts.
+enum Count {
+    All,
+    /// Entries whose line mentions this text.
+    Matching(String),
+    Tenant(String),
 }
 
-fn stored_total(w: &E2e) -> Result<usize, String> {
-    let sc = w.scenario.as_ref().ok_or("no scenario")?;
-    Ok(sc.loki()?.entry_counts().1)
+async fn count(w: &E2e, what: &Count) -> Result<usize, String> {
+    let env = w.started()?;
+    match what {
+        Count::All => env.stored_count(None).await,
+        Count::Matching(needle) => env.stored_count(Some(needle)).await,
+        Count::Tenant(tenant) => env.stored_count_for(tenant).await,
+    }
 }
 
-fn context(w: &E2e) -> String {
-    let Some(sc) = w.scenario.as_ref() else {
+async fn context(w: &E2e) -> String {
+    let Ok(env) = w.started() else {
         return String::new();
     };
-    let pushes = sc.loki.as_ref().map(|l| l.pushes()).unwrap_or_default();
-    let answers: Vec<String> = pushes
+    let answers: Vec<String> = env
+        .pushes()
+        .unwrap_or_default()
         .iter()
-        .map(|p| format!("{} {} entries", p.status, p.entry_count()))
+        .map(|p| match p.entries {
+            Some(n) => format!("{} {n} entries", p.status),
+            None => p.status.to_string(),
+        })
         .collect();
     format!(
         "\n  pushes: {answers:?}\n  collector log:\n{}",
-        tail(&sc.log(), 15)
+        tail(&env.log(), 15)
     )
 }
 
-/// Waits until `count` reaches `n` (or the time runs out), watches a little longer for more,
+/// Waits until the count reaches `n` (or the time runs out), watches a little longer for more,
 /// then requires exactly `n`: "exactly once" must also fail on late duplicates.
-async fn settles_at(
-    w: &mut E2e,
-    n: usize,
-    what: &str,
-    count: impl Fn(&E2e) -> Result<usize, String>,
-) -> Result<(), String> {
+async fn settles_at(w: &mut E2e, n: usize, what: &str, counted: Count) -> Result<(), String> {
     let deadline = tokio::time::Instant::now() + EVENTUALLY;
-    while count(w)? < n && tokio::time::Instant::now() < deadline {
+    while count(w, &counted).await? < n && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(SETTLE).await;
-    let got = count(w)?;
+    let got = count(w, &counted).await?;
     if got == n {
         Ok(())
     } else {
         Err(format!(
             "Loki stores {got} entries {what}, expected {n}{}",
-            context(w)
+            context(w).await
         ))
     }
 }
 
 async fn exactly_for(w: &mut E2e, needle: &str, n: usize) -> Result<(), String> {
-    let needle = needle.to_owned();
-    settles_at(w, n, &format!("for {needle}"), move |w| {
-        stored_matching(w, &needle)
-    })
+    settles_at(
+        w,
+        n,
+        &format!("for {needle}"),
+        Count::Matching(needle.to_owned()),
+    )
     .await
 }
 
@@ -152,22 +161,14 @@ async fn stores_none(w: &mut E2e, name: String) -> Result<(), String> {
 
 #[then(expr = "Loki stores {int} entry/entries")]
 async fn stores_total(w: &mut E2e, n: usize) -> Result<(), String> {
-    settles_at(w, n, "in all", stored_total).await
+    settles_at(w, n, "in all", Count::All).await
 }
 
 #[then(expr = "Loki stores {int} entry/entries for tenant {string}")]
 async fn stores_for_tenant(w: &mut E2e, n: usize, tenant: String) -> Result<(), String> {
     let what = format!("for tenant {tenant}");
-    settles_at(w, n, &what, move |w| {
-        let sc = w.scenario.as_ref().ok_or("no scenario")?;
-        Ok(sc
-            .loki()?
-            .stored(&tenant)
-            .iter()
-            .map(|s| s.entries.len())
-            .sum())
-    })
-    .await
+    w.env().await?.expect_tenant(&tenant);
+    settles_at(w, n, &what, Count::Tenant(tenant)).await
 }
 
 #[then(expr = "Loki stores each of the {int} events exactly once")]
@@ -181,9 +182,12 @@ async fn each_once(w: &mut E2e, n: usize) -> Result<(), String> {
     stores_total(w, n).await?;
     let names: Vec<String> = w.created.iter().map(|(_, name)| name.clone()).collect();
     for name in names {
-        let got = stored_matching(w, &format!("\"{name}\""))?;
+        let got = count(w, &Count::Matching(format!("\"{name}\""))).await?;
         if got != 1 {
-            return Err(format!("event {name} is stored {got} times{}", context(w)));
+            return Err(format!(
+                "event {name} is stored {got} times{}",
+                context(w).await
+            ));
         }
     }
     Ok(())
@@ -192,7 +196,7 @@ async fn each_once(w: &mut E2e, n: usize) -> Result<(), String> {
 #[then("Loki has received no push")]
 async fn no_push(w: &mut E2e) -> Result<(), String> {
     tokio::time::sleep(SETTLE).await;
-    let pushes = w.sc().await?.loki()?.pushes();
+    let pushes = w.env().await?.pushes()?;
     if pushes.is_empty() {
         Ok(())
     } else {
@@ -203,7 +207,7 @@ async fn no_push(w: &mut E2e) -> Result<(), String> {
 #[then(expr = "Loki has received at most {int} pushes within {int} seconds")]
 async fn at_most(w: &mut E2e, n: usize, seconds: u64) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let got = w.sc().await?.loki()?.pushes().len();
+    let got = w.env().await?.pushes()?.len();
     if got <= n {
         Ok(())
     } else {
@@ -215,13 +219,13 @@ async fn at_most(w: &mut E2e, n: usize, seconds: u64) -> Result<(), String> {
 
 #[then("every push carried the basic auth user from the Secret")]
 async fn pushes_user(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let user = sc.deployment_mut()?.secret_value("USER");
-    let pushes = sc.loki()?.pushes();
+    let env = w.env().await?;
+    let user = env.deployment_mut()?.secret_value("USER");
+    let pushes = env.pushes()?;
     let wrong: Vec<String> = pushes
         .iter()
-        .filter(|p| !matches!(&p.auth, AuthSeen::Basic { user: u } if *u == user) || !p.auth_ok)
-        .map(|p| format!("{:?} (accepted: {})", p.auth, p.auth_ok))
+        .filter(|p| p.user != user || !p.auth_ok)
+        .map(|p| format!("user {:?} (accepted: {})", p.user, p.auth_ok))
         .collect();
     if pushes.is_empty() {
         Err("no push".into())
@@ -236,9 +240,9 @@ async fn pushes_user(w: &mut E2e) -> Result<(), String> {
 
 #[then("every push carried the tenant from the Secret")]
 async fn pushes_tenant(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let tenant = sc.deployment_mut()?.secret.get("X-SCOPE-ORGID").cloned();
-    let pushes = sc.loki()?.pushes();
+    let env = w.env().await?;
+    let tenant = env.deployment_mut()?.secret.get("X-SCOPE-ORGID").cloned();
+    let pushes = env.pushes()?;
     let wrong: Vec<Option<String>> = pushes
         .iter()
         .filter(|p| p.tenant != tenant)
@@ -292,7 +296,7 @@ async fn refused(w: &mut E2e, n: usize) -> Result<(), String> {
 
 #[then(expr = "the stored streams match the snapshot {string}")]
 async fn snapshot(w: &mut E2e, name: String) -> Result<(), String> {
-    let text = normalize(&w.sc().await?.loki()?.stored_yaml());
+    let text = normalize(&w.env().await?.stored_yaml().await?);
     let path = workspace_root().join("snapshots").join("payloads");
     let outcome = std::panic::catch_unwind(|| {
         insta::with_settings!({

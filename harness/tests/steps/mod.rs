@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use harness::env::{Environment, Kind};
 use harness::scenario::Scenario;
 use serde_json::Value;
 
@@ -31,41 +32,83 @@ pub fn deploy_dir(requested: &str) -> String {
         .unwrap_or_else(|| requested.to_owned())
 }
 
+/// The environment the scenarios run in: `HARNESS_ENV=local` for the real servers, else sim.
+pub fn kind() -> Kind {
+    match std::env::var("HARNESS_ENV").as_deref() {
+        Ok("local") => Kind::Local,
+        _ => Kind::Sim,
+    }
+}
+
 /// The world of one scenario.
 #[derive(Debug, cucumber::World)]
 #[world(init = Self::new)]
 pub struct E2e {
-    scenario: Option<Scenario>,
+    env: Option<Environment>,
     /// RBAC objects a step deleted, to apply again later.
     removed: Vec<Value>,
     /// (namespace, name) of every event the scenario created, in order.
     created: Vec<(String, String)>,
+    /// When the scenario began, and how long its environment took to start.
+    began: std::time::Instant,
+    bring_up: Option<Duration>,
 }
 
 impl E2e {
     fn new() -> Self {
         E2e {
-            scenario: None,
+            env: None,
             removed: Vec::new(),
             created: Vec::new(),
+            began: std::time::Instant::now(),
+            bring_up: None,
         }
     }
 
     /// The scenario's environment, started on first use.
-    pub async fn sc(&mut self) -> Result<&mut Scenario, String> {
-        if self.scenario.is_none() {
-            self.scenario = Some(Scenario::start(&workspace_root()).await?);
+    pub async fn env(&mut self) -> Result<&mut Environment, String> {
+        if self.env.is_none() {
+            let start = std::time::Instant::now();
+            self.env = Some(Environment::start(kind(), &workspace_root()).await?);
+            self.bring_up = Some(start.elapsed());
         }
-        self.scenario
-            .as_mut()
-            .ok_or_else(|| "no scenario".to_owned())
+        self.env.as_mut().ok_or_else(|| "no environment".to_owned())
+    }
+
+    /// The environment if it was started.
+    pub fn started(&self) -> Result<&Environment, String> {
+        self.env.as_ref().ok_or_else(|| "no scenario".to_owned())
+    }
+
+    /// The simulator, for steps only it can stage (or not yet ported to `local`).
+    pub async fn sc(&mut self) -> Result<&mut Scenario, String> {
+        self.env().await?.sim("this step")
     }
 
     /// After the scenario: stop the collector and remove its files.
     pub async fn finish(&mut self) {
-        if let Some(sc) = self.scenario.as_mut() {
-            let _ = sc.kill_collector().await;
-            sc.cleanup();
+        if let Some(env) = self.env.as_mut() {
+            env.finish().await;
+        }
+    }
+
+    /// How long the scenario and its environment's start took, for reports.
+    #[allow(dead_code)] // features.rs uses it; scenarios_can_fail does not
+    pub fn timings(&self) -> String {
+        format!(
+            "environment: {}\nenvironment start: {:?}\nscenario until now: {:?}\n",
+            kind().name(),
+            self.bring_up,
+            self.began.elapsed()
+        )
+    }
+
+    /// The diagnostics of the scenario's environment (none if it never started).
+    #[allow(dead_code)] // features.rs uses it; scenarios_can_fail does not
+    pub async fn diagnostics(&self) -> Vec<(String, String)> {
+        match &self.env {
+            Some(env) => env.diagnostics().await,
+            None => Vec::new(),
         }
     }
 }
