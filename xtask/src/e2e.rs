@@ -6,9 +6,13 @@ use std::process::{Command, Stdio};
 
 use crate::process::{cargo, exec, workspace_root};
 
-pub const USAGE: &str = "usage: cargo xtask e2e [--env sim|kind|auto] [--tags EXPR] [--name REGEX]
+pub const USAGE: &str =
+    "usage: cargo xtask e2e [--env sim|local|kind|auto] [--tags EXPR] [--name REGEX]
 
   --env sim     the in-process simulator (default; no Docker)
+  --env local   real kube-apiserver, etcd, Loki and nginx as processes on loopback (the
+                tools of `cargo xtask tools`); runs the feature files ported to it and
+                lists the scenarios it did not run, with the reason
   --env kind    a kind cluster, Loki and an nginx gateway in Docker (today: one smoke
                 flow; the features do not run on kind yet)
   --env auto    kind when docker, kind and kubectl work here, else sim
@@ -19,11 +23,73 @@ pub const USAGE: &str = "usage: cargo xtask e2e [--env sim|kind|auto] [--tags EX
 /// The JUnit report, relative to the workspace (CI uploads `target/e2e/`).
 const JUNIT: &str = "target/e2e/junit.xml";
 
+/// The scenarios `local` did not run (`<file>\t<scenario>\t<why>` lines), written by the
+/// features runner.
+const NOT_RUN: &str = "target/e2e/not-run-on-local.txt";
+
+/// Each server's version as it reports it (first line of `--version`).
+fn server_versions(paths: &crate::tools::ToolPaths) -> Vec<(&'static str, String)> {
+    let first_line = |bin: &std::path::Path, args: &[&str]| {
+        Command::new(bin)
+            .args(args)
+            .output()
+            .map(|o| {
+                let text = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&o.stdout),
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                text.lines().next().unwrap_or_default().trim().to_owned()
+            })
+            .unwrap_or_else(|e| format!("cannot run {}: {e}", bin.display()))
+    };
+    vec![
+        (
+            "kube-apiserver",
+            first_line(&paths.kube_apiserver, &["--version"]),
+        ),
+        ("etcd", first_line(&paths.etcd, &["--version"])),
+        ("loki", first_line(&paths.loki, &["--version"])),
+        (
+            "kubectl",
+            first_line(&paths.kubectl, &["version", "--client"]),
+        ),
+        ("nginx", first_line(&paths.nginx, &["-v"])),
+    ]
+}
+
+/// How many scenarios `local` did not run, by reason, from the runner's file.
+pub fn not_run_summary(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for line in text.lines() {
+        let mut fields = line.splitn(3, '\t');
+        let (Some(file), Some(_name), Some(why)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        by_reason.entry(why).or_default().push(file);
+    }
+    let total: usize = by_reason.values().map(Vec::len).sum();
+    let mut out = format!("not run on local: {total} scenarios\n");
+    for (why, files) in &by_reason {
+        let mut names: Vec<&str> = files.clone();
+        names.dedup();
+        out.push_str(&format!(
+            "  {:>3}  {why} ({})\n",
+            files.len(),
+            names.join(", ")
+        ));
+    }
+    out
+}
+
 /// Where the scenarios run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Env {
     #[default]
     Sim,
+    Local,
     Kind,
     Auto,
 }
@@ -33,6 +99,7 @@ impl Env {
     fn name(self) -> &'static str {
         match self {
             Env::Sim => "sim",
+            Env::Local => "local",
             Env::Kind => "kind",
             Env::Auto => "auto",
         }
@@ -72,11 +139,12 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
                 env_given = true;
                 opts.env = match value(flag)?.as_str() {
                     "sim" => Env::Sim,
+                    "local" => Env::Local,
                     "kind" => Env::Kind,
                     "auto" => Env::Auto,
                     other => {
                         return Err(format!(
-                            "`--env` takes sim, kind or auto (got `{other}`)\n\n{USAGE}"
+                            "`--env` takes sim, local, kind or auto (got `{other}`)\n\n{USAGE}"
                         ));
                     }
                 };
@@ -326,6 +394,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     };
 
     let root = workspace_root();
+    // On local, a missing tool is one line before anything builds.
+    let versions = match env {
+        Env::Local => server_versions(&crate::tools::tool_paths()?),
+        _ => Vec::new(),
+    };
     exec(cargo().args(["build", "-p", "k8s-event-collector"]))?;
     let junit = root.join(JUNIT);
     // A report from an earlier run must not pass for this one's.
@@ -335,6 +408,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         _ => {}
     }
+    let _ = std::fs::remove_file(root.join(NOT_RUN));
     eprintln!("== e2e on {}", env.name());
     let tests = exec(
         cargo()
@@ -355,6 +429,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
     };
     print!("{}", summary(env, &suites, JUNIT));
+    if env == Env::Local {
+        print!("{}", not_run_summary(&root.join(NOT_RUN)));
+        println!("servers:");
+        for (tool, version) in &versions {
+            println!("  {tool:<15} {version}");
+        }
+    }
     let failed: usize = suites.iter().map(|s| s.failed).sum();
     let ran: usize = suites.iter().map(|s| s.passed + s.failed + s.skipped).sum();
     match tests {
@@ -433,7 +514,8 @@ mod tests {
     fn refuses_what_it_does_not_know() {
         let err = |a: &[&str]| parse(&args(a)).unwrap_err();
         assert!(
-            err(&["--env", "docker"]).starts_with("`--env` takes sim, kind or auto (got `docker`)")
+            err(&["--env", "docker"])
+                .starts_with("`--env` takes sim, local, kind or auto (got `docker`)")
         );
         assert!(err(&["--env"]).starts_with("`--env` needs a value"));
         assert!(err(&["--env", "sim", "--env", "kind"]).starts_with("`--env` is given twice"));
@@ -520,6 +602,29 @@ mod tests {
             text.ends_with("JUnit report: target/e2e/junit.xml\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn not_run_is_counted_by_reason() {
+        let dir = std::env::temp_dir().join(format!("xtask-not-run-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("not-run.txt");
+        std::fs::write(
+            &path,
+            "tls.feature\tPlain http\tnot ported\ntls.feature\tmTLS\tnot ported\nresilience.feature\t429\t@sim-only: x\n",
+        )
+        .unwrap();
+        let text = not_run_summary(&path);
+        assert!(
+            text.starts_with("not run on local: 3 scenarios\n"),
+            "{text}"
+        );
+        assert!(text.contains("    2  not ported (tls.feature)\n"), "{text}");
+        assert!(
+            text.contains("    1  @sim-only: x (resilience.feature)\n"),
+            "{text}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
