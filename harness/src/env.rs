@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use crate::certs::CertPaths;
 use crate::deployment::Deployment;
 use crate::local::LocalScenario;
 use crate::scenario::{ConfigChange, Scenario};
@@ -370,12 +372,13 @@ impl Environment {
             ),
         ];
         if let Environment::Local(sc) = self {
-            let logs: [(&str, PathBuf); 5] = [
+            let logs: [(&str, PathBuf); 6] = [
                 ("kube-apiserver.log", sc.api.server.log_path().to_path_buf()),
                 ("audit.log", sc.api.audit_log.clone()),
                 ("etcd.log", sc.etcd.server.log_path().to_path_buf()),
                 ("loki.log", sc.loki.server.log_path().to_path_buf()),
                 ("nginx-access.log", sc.nginx.access_log_path()),
+                ("nginx-error.log", sc.nginx.error_log_path()),
             ];
             for (name, path) in logs {
                 let text = std::fs::read_to_string(&path).unwrap_or_default();
@@ -385,6 +388,90 @@ impl Environment {
             }
         }
         files
+    }
+
+    /// The scenario's certificate files: its CA, and the server and client certificates.
+    pub fn cert_paths(&self) -> &CertPaths {
+        match self {
+            Environment::Sim(sc) => &sc.cert_paths,
+            Environment::Local(sc) => &sc.cert_paths,
+        }
+    }
+
+    /// Makes the Secret `loki-creds` in the cluster what the deployment holds now. (The sim
+    /// has no Secret object: it renders the env from the deployment when the collector starts.)
+    pub async fn apply_secret(&self) -> Result<(), String> {
+        match self {
+            Environment::Sim(_) => Ok(()),
+            Environment::Local(sc) => sc.apply_secret().await,
+        }
+    }
+
+    /// Changes the credentials Loki's gateway accepts, also while it runs; returns once they
+    /// are in effect (on `local`: nginx reloaded, the new password accepted, the old refused).
+    pub async fn change_loki_basic_auth(
+        &mut self,
+        user: &str,
+        password: &str,
+    ) -> Result<(), String> {
+        match self {
+            Environment::Sim(sc) => match &sc.loki {
+                Some(loki) => {
+                    loki.set_basic_auth(user, password);
+                    Ok(())
+                }
+                None => self.set_loki_basic_auth(user, password),
+            },
+            Environment::Local(sc) => {
+                crate::local::gateway::change_credentials(&sc.nginx, user, password).await
+            }
+        }
+    }
+
+    /// Writes what the collector's pod mounts (the sim starts its Loki first: the env names
+    /// its URL); returns the config path and the container environment.
+    pub async fn mount(&mut self) -> Result<(PathBuf, BTreeMap<String, String>), String> {
+        match self {
+            Environment::Sim(sc) => {
+                sc.ensure_loki().await?;
+                sc.mount()
+            }
+            Environment::Local(sc) => sc.mount().await,
+        }
+    }
+
+    /// Waits up to `timeout` for the collector to exit: its exit code, or `None` while it runs.
+    pub async fn wait_collector_exit(&mut self, timeout: Duration) -> Result<Option<i32>, String> {
+        let collector = match self {
+            Environment::Sim(sc) => sc.collector.as_mut(),
+            Environment::Local(sc) => sc.collector.as_mut(),
+        };
+        Ok(collector
+            .ok_or("no collector was started")?
+            .wait_exit(timeout)
+            .await)
+    }
+
+    /// How many TLS clients Loki's gateway refused (a failed handshake, or no client
+    /// certificate where one is required), and what it saw: the simulator's counters, or on
+    /// `local` nginx's error-log lines.
+    pub fn refused_handshakes(&self) -> Result<(usize, String), String> {
+        match self {
+            Environment::Sim(sc) => {
+                let tls = sc.loki_tls.as_ref().ok_or("Loki has no TLS gateway")?;
+                let stats = tls.stats();
+                let refused = stats.handshake_failures + stats.missing_client_certificate;
+                Ok((refused, format!("{stats:?}")))
+            }
+            Environment::Local(sc) => {
+                if sc.loki_mode.is_none() {
+                    return Err("Loki has no TLS gateway".into());
+                }
+                let lines = crate::local::gateway::refused_handshakes(&sc.nginx);
+                let seen = format!("nginx's error log:\n{}", sc.nginx.error_log_tail(10));
+                Ok((lines.len(), seen))
+            }
+        }
     }
 
     /// Stops the collector and removes the scenario's files (servers stop on drop).

@@ -27,7 +27,13 @@ use harness::env::Kind;
 use steps::E2e;
 
 /// The feature files whose steps run on `local` (the others still need the simulator).
-const LOCAL_FEATURES: [&str; 2] = ["payloads.feature", "rbac.feature"];
+const LOCAL_FEATURES: [&str; 5] = [
+    "payloads.feature",
+    "rbac.feature",
+    "tls.feature",
+    "secrets.feature",
+    "config.feature",
+];
 
 /// Why a scenario tagged `@sim-only` cannot run on real servers.
 const SIM_ONLY: &str = "@sim-only: needs a fault only the simulator stages on demand";

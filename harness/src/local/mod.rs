@@ -11,16 +11,20 @@
 //! | [`tools`] | finds the binaries (`cargo xtask tools`' directory) and their versions |
 //! | [`process`] | a server process: log file, kill on drop, STOP/CONT/KILL, restart |
 //! | [`etcd`], [`apiserver`], [`loki`], [`nginx`] | start one server each and wait until it is ready |
+//! | [`gateway`] | nginx changed while it runs (credentials, reload); the TLS clients it refused |
+//! | [`secret`] | the Secret read back from the API, as the kubelet reads it for env |
 //! | [`kube`] | the admin's requests: server-side apply, delete, TokenRequest, events |
 //! | [`scenario`] | one scenario: the servers, `deploy/` applied, the collector, Loki read back |
 
 pub mod apiserver;
 pub mod etcd;
+pub mod gateway;
 pub mod kube;
 pub mod loki;
 pub mod nginx;
 pub mod process;
 pub mod scenario;
+pub mod secret;
 pub mod tools;
 
 pub use scenario::LocalScenario;

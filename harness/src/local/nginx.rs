@@ -202,6 +202,21 @@ impl Nginx {
         std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// The accepted user and password, as the htpasswd file holds them now.
+    pub fn credentials(&self) -> Result<(String, String), String> {
+        let path = self.prefix.join("htpasswd");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let line = text.lines().next().unwrap_or_default();
+        let (user, rest) = line
+            .split_once(':')
+            .ok_or_else(|| format!("{}: not a user:password line", path.display()))?;
+        let password = rest
+            .strip_prefix("{PLAIN}")
+            .ok_or_else(|| format!("{}: not the {{PLAIN}} scheme", path.display()))?;
+        Ok((user.to_owned(), password.to_owned()))
+    }
+
     pub async fn wait_listening(&mut self, timeout: Duration) -> Result<(), String> {
         let deadline = tokio::time::Instant::now() + timeout;
         for (_, port) in &self.ports {
@@ -245,8 +260,23 @@ impl Nginx {
         }
     }
 
+    /// The address of the plain-http server block (`127.0.0.1:P`), for the harness's probes.
+    pub fn plain_address(&self) -> String {
+        let port = self
+            .ports
+            .iter()
+            .find(|(m, _)| m.is_none())
+            .map_or(0, |(_, p)| *p);
+        format!("127.0.0.1:{port}")
+    }
+
+    /// The error log: nginx's notices (reloads) and, at `info`, every refused TLS handshake.
+    pub fn error_log_path(&self) -> PathBuf {
+        self.prefix.join("error.log")
+    }
+
     pub fn error_log_tail(&self, n: usize) -> String {
-        let text = std::fs::read_to_string(self.prefix.join("error.log")).unwrap_or_default();
+        let text = std::fs::read_to_string(self.error_log_path()).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
@@ -276,6 +306,25 @@ impl Nginx {
             *out.entry(a.status).or_default() += 1;
         }
         out
+    }
+}
+
+impl Drop for Nginx {
+    /// A SIGKILL of the master (what dropping its [`Server`] does) leaves the workers running,
+    /// orphaned, holding the listening sockets: a fast shutdown (SIGTERM) first makes the master
+    /// stop its workers and exit.
+    fn drop(&mut self) {
+        if self.server.exited().is_some() {
+            return;
+        }
+        let _ = self.server.resume();
+        if self.server.signal("TERM").is_err() {
+            return;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while self.server.exited().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 

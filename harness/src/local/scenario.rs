@@ -286,9 +286,13 @@ impl LocalScenario {
             .deployment
             .as_ref()
             .ok_or("no deployment to start the collector from")?;
+        // The env's Secret values as the kubelet reads them: from the API server.
+        let mut deployment = deployment.clone();
+        deployment.secret =
+            super::secret::read(&self.client, &deployment.namespace, SECRET_NAME).await?;
         mount_pod(&Pod {
             dir: &self.dir,
-            deployment,
+            deployment: &deployment,
             token: &token,
             api_ca_pem: &self.certs.ca_pem,
             loki_ca: &self.cert_paths.ca,

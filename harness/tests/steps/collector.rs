@@ -52,10 +52,10 @@ async fn deployed_ca(w: &mut E2e, dir: String) -> Result<(), String> {
     expr = "the collector is deployed from {string} trusting the Loki CA with a client certificate"
 )]
 async fn deployed_mtls(w: &mut E2e, dir: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.deploy(&super::deploy_dir(&dir))?;
-    let cert = sc.cert_paths.client_cert.display().to_string();
-    let key = sc.cert_paths.client_key.display().to_string();
+    let env = w.env().await?;
+    env.deploy(&super::deploy_dir(&dir)).await?;
+    let cert = env.cert_paths().client_cert.display().to_string();
+    let key = env.cert_paths().client_key.display().to_string();
     change(
         w,
         ConfigChange::Set("/exporters/loki/tls/cert_file".into(), json!(cert)),
@@ -269,18 +269,14 @@ async fn log_names(w: &mut E2e, account: String) -> Result<(), String> {
 
 #[then(expr = "the collector exits with code {int}")]
 async fn exits(w: &mut E2e, code: i32) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let collector = sc.collector.as_mut().ok_or("no collector")?;
-    match collector.wait_exit(Duration::from_secs(30)).await {
+    let env = w.env().await?;
+    match env.wait_collector_exit(Duration::from_secs(30)).await? {
         Some(c) if c == code => Ok(()),
         Some(c) => Err(format!(
             "exited with {c}, expected {code}\n{}",
-            tail(&collector.log(), 15)
+            tail(&env.log(), 15)
         )),
-        None => Err(format!(
-            "still running after 30s\n{}",
-            tail(&collector.log(), 15)
-        )),
+        None => Err(format!("still running after 30s\n{}", tail(&env.log(), 15))),
     }
 }
 

@@ -1,7 +1,6 @@
 //! Steps about the config as users check it: validate, print-config, and the Secret.
 
 use cucumber::{given, then, when};
-use harness::env::Environment;
 use harness::scenario::ConfigChange;
 
 use super::{E2e, workspace_root};
@@ -28,7 +27,7 @@ async fn run_binary(w: &mut E2e, args: &[String], env: &[(String, String)]) -> R
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    w.sc().await?.last_command = Some((out.status.code().unwrap_or(-1), text));
+    w.last_command = Some((out.status.code().unwrap_or(-1), text));
     Ok(())
 }
 
@@ -41,8 +40,9 @@ fn reference_env() -> Vec<(String, String)> {
 
 #[given(expr = "the Secret {string} has {string} set to {string}")]
 async fn secret_set(w: &mut E2e, _name: String, key: String, value: String) -> Result<(), String> {
-    w.env().await?.deployment_mut()?.secret.insert(key, value);
-    Ok(())
+    let env = w.env().await?;
+    env.deployment_mut()?.secret.insert(key, value);
+    env.apply_secret().await
 }
 
 #[given(expr = "the password in the Secret and at Loki's gateway is {string}")]
@@ -52,15 +52,15 @@ async fn shared_password(w: &mut E2e, password: String) -> Result<(), String> {
     env.deployment_mut()?
         .secret
         .insert("PASSWORD".into(), password.clone());
-    env.set_loki_basic_auth(&user, &password)
+    env.apply_secret().await?;
+    env.change_loki_basic_auth(&user, &password).await
 }
 
 #[when(expr = "the password at Loki's gateway is changed to {string}")]
 async fn gateway_password(w: &mut E2e, password: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let user = sc.deployment_mut()?.secret_value("USER");
-    sc.loki()?.set_basic_auth(user, password);
-    Ok(())
+    let env = w.env().await?;
+    let user = env.deployment_mut()?.secret_value("USER");
+    env.change_loki_basic_auth(&user, &password).await
 }
 
 /// Writes the password file as the kubelet updates a Secret volume: a new file, then a rename.
@@ -72,20 +72,20 @@ fn write_password_file(path: &std::path::Path, password: &str) -> Result<(), Str
 
 #[given(expr = "the collector is deployed from {string} reading the Loki password from a file")]
 async fn password_file(w: &mut E2e, dir: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.deploy(&super::deploy_dir(&dir))?;
-    let password = sc
+    let env = w.env().await?;
+    env.deploy(&super::deploy_dir(&dir)).await?;
+    let password = env
         .deployment_mut()?
         .secret
         .get("PASSWORD")
         .cloned()
         .unwrap_or_default();
-    let path = sc.dir.join("loki-password");
+    let path = env.dir().join("loki-password");
     write_password_file(&path, &password)?;
     let auth = "/extensions/basicauth~1client/client_auth";
-    sc.config_changes
-        .push(ConfigChange::Remove(format!("{auth}/password")));
-    sc.config_changes.push(ConfigChange::Set(
+    let changes = env.config_changes();
+    changes.push(ConfigChange::Remove(format!("{auth}/password")));
+    changes.push(ConfigChange::Set(
         format!("{auth}/password_file"),
         serde_json::json!(path.display().to_string()),
     ));
@@ -94,17 +94,17 @@ async fn password_file(w: &mut E2e, dir: String) -> Result<(), String> {
 
 #[when(expr = "the password is rotated to {string} in the file and at Loki's gateway")]
 async fn rotate(w: &mut E2e, password: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let user = sc.deployment_mut()?.secret_value("USER");
-    write_password_file(&sc.dir.join("loki-password"), &password)?;
-    sc.loki()?.set_basic_auth(user, password);
-    Ok(())
+    let env = w.env().await?;
+    let user = env.deployment_mut()?.secret_value("USER");
+    write_password_file(&env.dir().join("loki-password"), &password)?;
+    env.change_loki_basic_auth(&user, &password).await
 }
 
 #[given(expr = "the Secret {string} has no key {string}")]
 async fn secret_without(w: &mut E2e, _name: String, key: String) -> Result<(), String> {
-    w.env().await?.deployment_mut()?.secret.remove(&key);
-    Ok(())
+    let env = w.env().await?;
+    env.deployment_mut()?.secret.remove(&key);
+    env.apply_secret().await
 }
 
 #[when("validate runs on the reference config with its env variables set")]
@@ -125,17 +125,31 @@ async fn validate_broken(w: &mut E2e, from: String, to: String) -> Result<(), St
     if !text.contains(&from) {
         return Err(format!("the reference config does not contain {from:?}"));
     }
-    let sc = w.sc().await?;
-    let path = sc.dir.join("broken.yaml");
-    std::fs::write(&path, text.replacen(&from, &to, 1)).map_err(|e| e.to_string())?;
-    let path = path.display().to_string();
-    run_binary(
+    // A file of its own, outside any environment: validating a file needs no servers.
+    let dir = std::env::temp_dir().join(format!(
+        "kec-validate-{}-{}",
+        std::process::id(),
+        NEXT_FILE.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("broken.yaml");
+    std::fs::write(&path, text.replacen(&from, &to, 1))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let ran = run_binary(
         w,
-        &["validate".into(), "--config".into(), path],
+        &[
+            "validate".into(),
+            "--config".into(),
+            path.display().to_string(),
+        ],
         &reference_env(),
     )
-    .await
+    .await;
+    let _ = std::fs::remove_dir_all(&dir);
+    ran
 }
+
+static NEXT_FILE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[when("validate runs on a file that does not exist")]
 async fn validate_missing(w: &mut E2e) -> Result<(), String> {
@@ -152,9 +166,7 @@ async fn validate_missing(w: &mut E2e) -> Result<(), String> {
 }
 
 async fn on_deployed(w: &mut E2e, command: &str) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.ensure_loki().await?;
-    let (path, env) = sc.mount()?;
+    let (path, env) = w.env().await?.mount().await?;
     let env: Vec<(String, String)> = env.into_iter().collect();
     run_binary(
         w,
@@ -179,11 +191,9 @@ async fn print_deployed(w: &mut E2e) -> Result<(), String> {
 }
 
 fn last(w: &E2e) -> Result<&(i32, String), String> {
-    match &w.env {
-        Some(Environment::Sim(s)) => s.last_command.as_ref(),
-        _ => None,
-    }
-    .ok_or_else(|| "no command ran".into())
+    w.last_command
+        .as_ref()
+        .ok_or_else(|| "no command ran".into())
 }
 
 #[then(expr = "it exits with code {int}")]

@@ -280,15 +280,13 @@ async fn retries_apart(w: &mut E2e, seconds: u64) -> Result<(), String> {
 
 #[then(expr = "the TLS gateway refused at least {int} handshake(s)")]
 async fn refused(w: &mut E2e, n: usize) -> Result<(), String> {
-    let sc = w.sc().await?;
+    let env = w.env().await?;
     eventually(EVENTUALLY, || async {
-        let tls = sc.loki_tls.as_ref().ok_or("Loki has no TLS gateway")?;
-        let stats = tls.stats();
-        let refused = stats.handshake_failures + stats.missing_client_certificate;
+        let (refused, seen) = env.refused_handshakes()?;
         if refused >= n {
             Ok(())
         } else {
-            Err(format!("{refused} refused handshakes: {stats:?}"))
+            Err(format!("{refused} refused handshakes: {seen}"))
         }
     })
     .await

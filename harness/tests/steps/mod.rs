@@ -49,6 +49,9 @@ pub struct E2e {
     removed: Vec<Value>,
     /// (namespace, name) of every event the scenario created, in order.
     created: Vec<(String, String)>,
+    /// The last one-shot command's exit code and output (validate, print-config): kept here,
+    /// not in the environment, since a command on a file needs no servers.
+    last_command: Option<(i32, String)>,
     /// When the scenario began, and how long its environment took to start.
     began: std::time::Instant,
     bring_up: Option<Duration>,
@@ -60,6 +63,7 @@ impl E2e {
             env: None,
             removed: Vec::new(),
             created: Vec::new(),
+            last_command: None,
             began: std::time::Instant::now(),
             bring_up: None,
         }
