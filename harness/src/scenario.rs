@@ -50,8 +50,6 @@ pub struct Scenario {
     pub earlier_logs: Vec<String>,
     pub health_address: String,
     pub metrics_address: String,
-    /// The last one-shot command's exit code and output (validate, print-config).
-    pub last_command: Option<(i32, String)>,
     /// Extra replicas of the Deployment (leader election), by pod name.
     pub replicas: BTreeMap<String, Replica>,
 }
@@ -236,7 +234,6 @@ impl Scenario {
             earlier_logs: Vec::new(),
             health_address: free_address().map_err(|e| e.to_string())?,
             metrics_address: free_address().map_err(|e| e.to_string())?,
-            last_command: None,
             replicas: BTreeMap::new(),
             dir,
         })
