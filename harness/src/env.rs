@@ -1,7 +1,7 @@
 //! The environment a scenario runs in, as the steps see it: `sim` (the in-process simulators)
 //! or `local` (real servers as processes). The steps call these methods; each does what the
 //! scenario says on the servers of its environment. What only a simulator can stage
-//! (scripted answers, TLS handshake counters) stays behind [`Environment::sim`], which on
+//! (scripted answers) stays behind [`Environment::sim`], which on
 //! `local` fails the step, naming it, rather than passing it.
 
 use std::collections::BTreeMap;
