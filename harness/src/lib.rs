@@ -6,6 +6,7 @@ pub mod collector;
 pub mod demo;
 pub mod deployment;
 pub mod env;
+pub mod faults;
 pub mod kind;
 pub mod local;
 pub mod manifests;

@@ -13,11 +13,13 @@
 //! | [`etcd`], [`apiserver`], [`loki`], [`nginx`] | start one server each and wait until it is ready |
 //! | [`gateway`] | nginx changed while it runs (credentials, reload); the TLS clients it refused |
 //! | [`secret`] | the Secret read back from the API, as the kubelet reads it for env |
+//! | [`faults`] | the faults of `resilience.feature` on the real servers, and extra replicas |
 //! | [`kube`] | the admin's requests: server-side apply, delete, TokenRequest, events |
 //! | [`scenario`] | one scenario: the servers, `deploy/` applied, the collector, Loki read back |
 
 pub mod apiserver;
 pub mod etcd;
+pub mod faults;
 pub mod gateway;
 pub mod kube;
 pub mod loki;

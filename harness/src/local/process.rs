@@ -82,16 +82,7 @@ impl Server {
         let pid = self
             .pid()
             .ok_or_else(|| format!("{} is not running", self.name))?;
-        let status = Command::new("kill")
-            .args([format!("-{name}"), pid.to_string()])
-            .stderr(Stdio::null())
-            .status()
-            .map_err(|e| format!("kill -{name} {pid}: {e}"))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!("kill -{name} {pid} ({}) failed", self.name))
-        }
+        signal_pid(pid, name).map_err(|e| format!("{e} ({})", self.name))
     }
 
     /// SIGSTOP: the process hangs, its sockets stay open.
@@ -126,6 +117,20 @@ impl Drop for Server {
             let _ = self.resume();
         }
         self.kill();
+    }
+}
+
+/// Sends `SIG<name>` to process `pid` with the `kill` command (no libc here).
+pub fn signal_pid(pid: u32, name: &str) -> Result<(), String> {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("kill -{name} {pid}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("kill -{name} {pid} failed"))
     }
 }
 

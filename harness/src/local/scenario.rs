@@ -28,7 +28,9 @@ pub struct LocalScenario {
     pub tools: Tools,
     pub certs: Certs,
     pub cert_paths: CertPaths,
-    // Dropped in this order: the collector first, the servers after.
+    // Dropped in this order: the faults' tasks and replicas, the collector, the servers after.
+    /// Faults in progress and extra replicas (`faults.rs`).
+    pub faults: super::faults::LocalFaults,
     pub collector: Option<CollectorProcess>,
     pub nginx: Nginx,
     pub loki: Loki,
@@ -106,6 +108,7 @@ impl LocalScenario {
             tools,
             certs,
             cert_paths,
+            faults: super::faults::LocalFaults::default(),
             collector: None,
             nginx,
             loki,
@@ -365,6 +368,7 @@ impl LocalScenario {
             all.extend(c.log());
             all.extend(c.stdout());
         }
+        all.extend(self.faults.replica_log());
         all
     }
 
