@@ -27,16 +27,34 @@ use harness::env::Kind;
 use steps::E2e;
 
 /// The feature files whose steps run on `local` (the others still need the simulator).
-const LOCAL_FEATURES: [&str; 5] = [
+const LOCAL_FEATURES: [&str; 6] = [
     "payloads.feature",
     "rbac.feature",
     "tls.feature",
     "secrets.feature",
     "config.feature",
+    "resilience.feature",
 ];
 
 /// Why a scenario tagged `@sim-only` cannot run on real servers.
 const SIM_ONLY: &str = "@sim-only: needs a fault only the simulator stages on demand";
+
+/// The reason of a scenario tagged `@sim-only`, when it has one of its own (by scenario name).
+const SIM_ONLY_REASONS: [(&str, &str); 1] = [(
+    "Loki rate-limits with 429 and Retry-After",
+    "@sim-only: a real Loki answers 429 only while a tenant exceeds its ingestion rate; it \
+     cannot be told to answer exactly the next 2 pushes with Retry-After 1, which the retries' \
+     spacing is checked against",
+)];
+
+/// Why scenario `name`, tagged `@sim-only`, does not run on `local`.
+fn sim_only_reason(name: &str) -> String {
+    SIM_ONLY_REASONS
+        .iter()
+        .find(|(scenario, _)| *scenario == name)
+        .map_or(SIM_ONLY, |(_, why)| why)
+        .to_owned()
+}
 
 /// Scenarios the filter left out on `local`: (feature file, scenario, why).
 static NOT_RUN: Mutex<Vec<(String, String, String)>> = Mutex::new(Vec::new());
@@ -156,7 +174,7 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
                 .chain(&feature.tags)
                 .any(|t| t.trim_start_matches('@') == "sim-only")
             {
-                Some(SIM_ONLY.to_owned())
+                Some(sim_only_reason(&scenario.name))
             } else {
                 None
             };

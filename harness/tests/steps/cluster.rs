@@ -129,20 +129,17 @@ async fn namespaced_role(w: &mut E2e, ns: String) -> Result<(), String> {
 
 #[when("the API server closes every watch")]
 async fn close_watches(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.api.close_watches();
-    Ok(())
+    w.env().await?.api_close_watches().await
 }
 
 #[when("the API server compacts its history")]
 async fn compact(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.api.compact();
-    Ok(())
+    w.env().await?.api_compact().await
 }
 
 #[when(expr = "the API server answers {int} to the next {int} list or watch requests")]
 async fn api_fails(w: &mut E2e, status: u16, n: usize) -> Result<(), String> {
-    w.sc().await?.api.fail_next(n, status);
-    Ok(())
+    w.env().await?.api_fail_next(n, status).await
 }
 
 #[then("every API request of the collector was a get, list or watch of events")]

@@ -211,14 +211,10 @@ async fn redeployed(w: &mut E2e) -> Result<(), String> {
 
 #[when("the collector receives SIGTERM")]
 async fn sigterm(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
+    let env = w.env().await?;
     // Let the watch deliver what was just created before the signal.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    sc.collector
-        .as_ref()
-        .ok_or("no collector running")?
-        .terminate()
-        .map_err(|e| e.to_string())
+    env.terminate_collector()
 }
 
 #[then("the collector is ready")]
@@ -303,19 +299,6 @@ async fn nowhere(w: &mut E2e, secret: String) -> Result<(), String> {
 
 #[then(expr = "the collector re-listed at least once")]
 async fn relisted(w: &mut E2e) -> Result<(), String> {
-    let sc = w.env().await?;
-    eventually(EVENTUALLY, || async {
-        let metrics = sc.metrics().await;
-        let relists: f64 = metrics
-            .lines()
-            .filter(|l| l.starts_with("k8s_event_collector_receiver_relists_total"))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum();
-        if relists >= 1.0 {
-            Ok(())
-        } else {
-            Err(format!("no re-list in /metrics:\n{metrics}"))
-        }
-    })
-    .await
+    let env = w.env().await?;
+    eventually(EVENTUALLY, || env.relisted()).await
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use cucumber::{given, then, when};
-use harness::collector::http_get;
-use harness::scenario::{ConfigChange, Scenario};
+use harness::env::Environment;
+use harness::scenario::ConfigChange;
 use harness::sim::apiserver::yaml_documents;
 use serde_json::{Value, json};
 
@@ -60,12 +60,12 @@ async fn ha_overlay(
         .join(super::deploy_dir("deploy"))
         .join("overlays/ha");
     let (id, mut extension) = overlay_elector(&overlay)?;
-    let sc = w.sc().await?;
-    let deployment = sc.deployment_mut()?;
+    let env = w.env().await?;
+    let deployment = env.deployment_mut()?;
     for file in ["role.yaml", "rolebinding.yaml"] {
         deployment.rbac.extend(read_yaml(&overlay.join(file))?);
     }
-    sc.apply_rbac();
+    env.apply_rbac().await?;
     let timings = [
         ("lease_name", json!(lease)),
         ("lease_namespace", json!(namespace)),
@@ -77,7 +77,7 @@ async fn ha_overlay(
         extension[key] = value;
     }
     let extension_pointer = format!("/extensions/{}", id.replace('/', "~1"));
-    let mut extensions: Vec<Value> = sc
+    let mut extensions: Vec<Value> = env
         .deployment_mut()?
         .config
         .pointer("/service/extensions")
@@ -87,7 +87,7 @@ async fn ha_overlay(
     if !extensions.contains(&json!(id)) {
         extensions.push(json!(id));
     }
-    sc.config_changes.extend([
+    env.config_changes().extend([
         ConfigChange::Set(extension_pointer, extension),
         ConfigChange::Set("/receivers/k8s_events/k8s_leader_elector".into(), json!(id)),
         ConfigChange::Set("/service/extensions".into(), Value::Array(extensions)),
@@ -97,18 +97,18 @@ async fn ha_overlay(
 
 /// `Some(true)` when replica `name` reports itself the leader, `Some(false)` on standby,
 /// `None` when it does not answer.
-async fn is_leader(sc: &Scenario, name: &str) -> Option<bool> {
-    let metrics = sc.replica_metrics(name).await;
+async fn is_leader(env: &Environment, name: &str) -> Option<bool> {
+    let metrics = env.replica_metrics(name).await;
     let line = metrics.lines().find(|l| l.starts_with(LEADER_METRIC))?;
     Some(line.trim_end().ends_with(" 1"))
 }
 
 /// The one replica reporting itself leader.
-async fn the_leader(sc: &Scenario) -> Result<String, String> {
+async fn the_leader(env: &Environment) -> Result<String, String> {
     let mut leading = Vec::new();
-    for name in sc.replicas.keys() {
-        if is_leader(sc, name).await == Some(true) {
-            leading.push(name.clone());
+    for name in env.replica_names() {
+        if is_leader(env, &name).await == Some(true) {
+            leading.push(name);
         }
     }
     match leading.as_slice() {
@@ -118,12 +118,12 @@ async fn the_leader(sc: &Scenario) -> Result<String, String> {
 }
 
 /// Waits until exactly one replica leads and every other one answers as standby.
-async fn one_leader(sc: &Scenario, within: Duration) -> Result<(), String> {
+async fn one_leader(env: &Environment, within: Duration) -> Result<(), String> {
     eventually(within, || async move {
         let mut leading = Vec::new();
-        for name in sc.replicas.keys() {
-            match is_leader(sc, name).await {
-                Some(true) => leading.push(name.clone()),
+        for name in env.replica_names() {
+            match is_leader(env, &name).await {
+                Some(true) => leading.push(name),
                 Some(false) => {}
                 None => return Err(format!("replica {name} does not answer /metrics")),
             }
@@ -133,7 +133,7 @@ async fn one_leader(sc: &Scenario, within: Duration) -> Result<(), String> {
         } else {
             Err(format!(
                 "leaders: {leading:?}\n{}",
-                tail(&sc.replica_log(), 20)
+                tail(&env.replica_log(), 20)
             ))
         }
     })
@@ -142,18 +142,15 @@ async fn one_leader(sc: &Scenario, within: Duration) -> Result<(), String> {
 
 #[when(expr = "replicas {string} and {string} start")]
 async fn replicas_start(w: &mut E2e, a: String, b: String) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.start_replica(&a).await?;
-    sc.start_replica(&b).await?;
-    let sc: &Scenario = sc;
-    one_leader(sc, Duration::from_secs(15)).await?;
+    let env = w.env().await?;
+    env.start_replica(&a).await?;
+    env.start_replica(&b).await?;
+    let env: &Environment = env;
+    one_leader(env, Duration::from_secs(15)).await?;
     // The leader is ready once its receiver has listed: events created from now on are shipped.
     eventually(Duration::from_secs(15), || async move {
-        for (name, replica) in &sc.replicas {
-            match http_get(&replica.health_address, "/readyz").await {
-                Ok((200, _)) => {}
-                other => return Err(format!("replica {name}: /readyz {other:?}")),
-            }
+        for name in env.replica_names() {
+            env.replica_ready(&name).await?;
         }
         Ok(())
     })
@@ -162,50 +159,60 @@ async fn replicas_start(w: &mut E2e, a: String, b: String) -> Result<(), String>
 
 #[then("exactly one replica is the leader")]
 async fn exactly_one(w: &mut E2e) -> Result<(), String> {
-    one_leader(w.sc().await?, Duration::from_secs(5)).await
+    one_leader(w.env().await?, Duration::from_secs(5)).await
 }
 
 #[when("the leader is killed")]
 async fn leader_killed(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let leader = the_leader(sc).await?;
-    sc.kill_replica(&leader).await
+    let env = w.env().await?;
+    let leader = the_leader(env).await?;
+    let mut replica = env.take_replica(&leader)?;
+    replica
+        .process
+        .kill()
+        .await
+        .map_err(|e| format!("SIGKILL to {leader}: {e}"))?;
+    let _ = replica.process.wait_exit(Duration::from_secs(5)).await;
+    // The last lines are still on their way from the pipe.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = replica.process.log();
+    env.keep_log(log.iter().map(|l| format!("[{leader}] {l}")).collect());
+    Ok(())
 }
 
 #[then(expr = "the other replica becomes the leader within {int} seconds")]
 async fn takes_over(w: &mut E2e, seconds: u64) -> Result<(), String> {
-    one_leader(w.sc().await?, Duration::from_secs(seconds)).await
+    one_leader(w.env().await?, Duration::from_secs(seconds)).await
 }
 
 #[then("no entry was pushed to Loki twice")]
 async fn no_resend(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let (accepted, stored) = sc.loki()?.entry_counts();
+    let env = w.env().await?;
+    let (accepted, stored) = env.entries_pushed_and_stored().await?;
     if accepted == stored {
         Ok(())
     } else {
         Err(format!(
             "Loki accepted {accepted} entries but stores {stored}: the new leader re-sent some\n{}",
-            tail(&sc.log(), 30)
+            tail(&env.log(), 30)
         ))
     }
 }
 
 #[when("the leader receives SIGTERM and exits")]
 async fn leader_terminated(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    let leader = the_leader(sc).await?;
-    let mut replica = sc
-        .replicas
-        .remove(&leader)
-        .ok_or_else(|| format!("no replica {leader}"))?;
-    replica.process.terminate().map_err(|e| e.to_string())?;
+    let env = w.env().await?;
+    let leader = the_leader(env).await?;
+    let mut replica = env.take_replica(&leader)?;
+    replica
+        .process
+        .terminate()
+        .map_err(|e| format!("SIGTERM to {leader}: {e}"))?;
     let code = replica.process.wait_exit(Duration::from_secs(25)).await;
     // The last lines are still on their way from the pipe.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let log = replica.process.log();
-    sc.earlier_logs
-        .extend(log.iter().map(|l| format!("[{leader}] {l}")));
+    env.keep_log(log.iter().map(|l| format!("[{leader}] {l}")).collect());
     if code != Some(0) {
         return Err(format!("{leader} exited with {code:?}\n{}", tail(&log, 15)));
     }

@@ -48,40 +48,27 @@ async fn loki_tls(w: &mut E2e, mode: String) -> Result<(), String> {
 
 #[given(expr = "Loki answers {int} to the next {int} pushes")]
 async fn loki_fails(w: &mut E2e, status: u16, n: usize) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.ensure_loki().await?;
-    sc.loki()?.fail_next(n, status, None);
-    Ok(())
+    w.env().await?.loki_fail_next(n, status, None).await
 }
 
 #[given(expr = "Loki answers 429 with Retry-After {int} to the next {int} pushes")]
 async fn loki_rate_limits(w: &mut E2e, seconds: u64, n: usize) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.ensure_loki().await?;
-    sc.loki()?.fail_next(n, 429, Some(seconds));
-    Ok(())
+    w.env().await?.loki_fail_next(n, 429, Some(seconds)).await
 }
 
 #[given("Loki is down")]
 async fn loki_down(w: &mut E2e) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.ensure_loki().await?;
-    sc.loki()?.set_down(true);
-    Ok(())
+    w.env().await?.loki_down().await
 }
 
 #[when("Loki is up again")]
 async fn loki_up(w: &mut E2e) -> Result<(), String> {
-    w.sc().await?.loki()?.set_down(false);
-    Ok(())
+    w.env().await?.loki_up().await
 }
 
 #[given(expr = "Loki answers slowly, taking {int} second per push")]
 async fn loki_slow(w: &mut E2e, seconds: u64) -> Result<(), String> {
-    let sc = w.sc().await?;
-    sc.ensure_loki().await?;
-    sc.loki()?.set_delay(Duration::from_secs(seconds));
-    Ok(())
+    w.env().await?.loki_slow(Duration::from_secs(seconds)).await
 }
 
 /// What a "Loki stores" step counts.
