@@ -187,13 +187,6 @@ impl LocalScenario {
         Ok(())
     }
 
-    /// Ends the slow-Loki cycle and lets Loki run.
-    pub fn loki_at_full_speed(&mut self) {
-        if self.faults.slow_loki.take().is_some() {
-            let _ = self.loki.server.resume();
-        }
-    }
-
     /// "The API server closes every watch": kube-apiserver is SIGKILLed and started again with
     /// the same flags, port, certificates, service-account keys and etcd; returns once
     /// `/readyz` is 200. The harness's own client is made anew (its connections died too).
