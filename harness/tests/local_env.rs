@@ -1,6 +1,8 @@
 //! The `local` environment end to end, on real servers: an event created through the real
 //! kube-apiserver reaches the real Loki through the collector and nginx, and `query_range`
-//! finds it. Needs the tools of `cargo xtask tools`, so it is ignored by default:
+//! finds it; and the payload scenarios store on the real Loki exactly what they store on the
+//! sim. Needs the tools of `cargo xtask tools`, so it is ignored by default (`cargo xtask ci`
+//! runs it):
 //!
 //! ```sh
 //! cargo build -p k8s-event-collector
@@ -9,9 +11,13 @@
 //!
 //! Without the tools it fails with one line naming `cargo xtask tools`.
 
+#[path = "steps/mod.rs"]
+mod steps;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use harness::env::Kind;
 use harness::local::LocalScenario;
 
 fn root() -> PathBuf {
@@ -88,4 +94,91 @@ async fn one_event_end_to_end() {
     );
     sc.cleanup();
     println!("total: {:?}", began.elapsed());
+}
+
+/// The payload scenarios on sim and on local store the same streams, labels and lines: the
+/// same `features/payloads.feature` runs on both, and each scenario's stored streams (times
+/// replaced by placeholders, as for the snapshots) are compared directly, local against sim.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the real servers of `cargo xtask tools`"]
+async fn payloads_on_local_equal_sim() {
+    use std::collections::BTreeMap;
+
+    let sim = stored_per_scenario(Kind::Sim).await;
+    let local = stored_per_scenario(Kind::Local).await;
+    assert!(
+        sim.len() >= 6,
+        "payloads.feature ran {} scenarios on sim",
+        sim.len()
+    );
+    let names = |m: &BTreeMap<String, String>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&sim), names(&local), "the scenarios that ran differ");
+    let mut differ = Vec::new();
+    for (scenario, on_sim) in &sim {
+        let on_local = &local[scenario];
+        assert!(
+            on_sim.contains("labels:"),
+            "{scenario}: sim stored nothing:\n{on_sim}"
+        );
+        if on_sim != on_local {
+            differ.push(format!(
+                "{scenario}\n--- sim\n{on_sim}\n--- local\n{on_local}"
+            ));
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "what the real Loki returns differs from the sim's:\n{}",
+        differ.join("\n")
+    );
+    println!(
+        "{} payload scenarios: real Loki and the sim store the same streams",
+        sim.len()
+    );
+}
+
+/// Runs payloads.feature on `kind`; returns each scenario's stored streams, by `name:line`.
+async fn stored_per_scenario(kind: Kind) -> std::collections::BTreeMap<String, String> {
+    use cucumber::World as _;
+    use cucumber::writer::Stats as _;
+    use std::sync::{Arc, Mutex};
+
+    if let Ok(mut k) = steps::KIND_OVERRIDE.lock() {
+        *k = Some(kind);
+    }
+    let stored: Arc<Mutex<std::collections::BTreeMap<String, String>>> = Arc::default();
+    let sink = stored.clone();
+    let writer = steps::E2e::cucumber()
+        .fail_on_skipped()
+        // libtest's arguments (--ignored, ...) are not cucumber's.
+        .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
+        .max_concurrent_scenarios(2)
+        .after(move |_, _, scenario, _, world| {
+            let sink = sink.clone();
+            Box::pin(async move {
+                if let Some(world) = world {
+                    let key = format!("{}:{}", scenario.name, scenario.position.line);
+                    let text = match world.started() {
+                        Ok(env) => env
+                            .stored_yaml()
+                            .await
+                            .map(|t| steps::normalize(&t))
+                            .unwrap_or_else(|e| format!("cannot read Loki: {e}")),
+                        Err(e) => e,
+                    };
+                    if let Ok(mut all) = sink.lock() {
+                        all.insert(key, text);
+                    }
+                    world.finish().await;
+                }
+            })
+        })
+        .run(root().join("features/payloads.feature"))
+        .await;
+    assert!(
+        !writer.execution_has_failed(),
+        "payloads.feature failed on {}",
+        kind.name()
+    );
+    stored.lock().map(|s| s.clone()).unwrap_or_default()
 }

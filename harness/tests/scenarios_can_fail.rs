@@ -1,14 +1,18 @@
 //! Proof that the conformance scenarios can fail: each runs on a copy of deploy/ that is
 //! broken the way an operator could break it, and must fail there while passing on an intact
-//! copy. Run by `cargo test -p harness --test scenarios_can_fail`.
+//! copy, and its failure must show why (for the ClusterRole without `watch`, the API server's
+//! own 403 text). Run by `cargo test -p harness --test scenarios_can_fail`; with
+//! `HARNESS_ENV=local` on the real servers (`cargo xtask ci` does both).
 
 #[path = "steps/mod.rs"]
 mod steps;
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use cucumber::World as _;
-use cucumber::writer::Stats as _;
+use cucumber::writer::{self, Coloring, Stats as _};
+use cucumber::{World as _, WriterExt as _};
 use steps::{DEPLOY_DIR_OVERRIDE, E2e, workspace_root};
 
 /// A way to break deploy/, and the scenario that must catch it.
@@ -18,6 +22,8 @@ struct Mutation {
     from: &'static str,
     to: &'static str,
     scenario: &'static str,
+    /// Text the failed run's output must show: the reason, as the server or collector says it.
+    says: &'static str,
 }
 
 const MUTATIONS: &[Mutation] = &[
@@ -27,6 +33,8 @@ const MUTATIONS: &[Mutation] = &[
         from: "verbs: [get, list, watch]\n  - apiGroups: [events.k8s.io]",
         to: "verbs: [get, list]\n  - apiGroups: [events.k8s.io]",
         scenario: "The shipped ClusterRole is enough to ship events",
+        // The API server's RBAC denial, as kube-apiserver words it (the sim copies it).
+        says: "cannot watch resource \"events\" in API group \"\" at the cluster scope",
     },
     Mutation {
         what: "the Secret's password changed (Loki's gateway keeps the real one)",
@@ -34,6 +42,7 @@ const MUTATIONS: &[Mutation] = &[
         from: "PASSWORD: change-me",
         to: "PASSWORD: changed-by-mistake",
         scenario: "The Secret's values reach Loki as basic auth and the tenant header",
+        says: "rejected the credentials",
     },
     Mutation {
         what: "the Loki CA dropped from the config",
@@ -41,6 +50,7 @@ const MUTATIONS: &[Mutation] = &[
         from: "          ca_file: /etc/loki-ca/ca.crt\n",
         to: "",
         scenario: "https with a CA-signed certificate and the CA in ca_file",
+        says: "certificate not trusted",
     },
 ];
 
@@ -78,12 +88,43 @@ fn deploy_copy(name: &str, mutation: Option<&Mutation>) -> Result<PathBuf, Strin
     Ok(dir)
 }
 
-/// Runs one scenario (by name) against `deploy`; returns whether it passed.
-async fn scenario_passes(deploy: &Path, scenario: &'static str) -> Result<bool, String> {
+/// Cucumber's console output, kept to check what a failed run said.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Ok(mut out) = self.0.lock() {
+            out.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|out| String::from_utf8_lossy(&out).into_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// Runs one scenario (by name) against `deploy`; returns whether it passed, and its output.
+async fn run_scenario(deploy: &Path, scenario: &'static str) -> Result<(bool, String), String> {
     if let Ok(mut o) = DEPLOY_DIR_OVERRIDE.lock() {
         *o = Some(deploy.display().to_string());
     }
+    let output = Captured::default();
     let writer = E2e::cucumber()
+        .with_writer(
+            writer::Basic::raw(output.clone(), Coloring::Never, 0)
+                .summarized()
+                .normalized(),
+        )
         .fail_on_skipped()
         .after(|_, _, _, _, world| {
             Box::pin(async move {
@@ -102,7 +143,16 @@ async fn scenario_passes(deploy: &Path, scenario: &'static str) -> Result<bool, 
             writer.scenarios_stats().total()
         ));
     }
-    Ok(!writer.execution_has_failed())
+    Ok((!writer.execution_has_failed(), output.text()))
+}
+
+/// The lines of `output` that contain `text`, to show the reason a run failed.
+fn lines_with<'a>(output: &'a str, text: &str) -> Vec<&'a str> {
+    output
+        .lines()
+        .filter(|l| l.contains(text))
+        .map(str::trim)
+        .collect()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -111,30 +161,42 @@ async fn main() {
     for (i, m) in MUTATIONS.iter().enumerate() {
         let outcome = async {
             let intact = deploy_copy(&format!("intact-{i}"), None)?;
-            if !scenario_passes(&intact, m.scenario).await? {
+            let (passed, output) = run_scenario(&intact, m.scenario).await?;
+            if !passed {
                 return Err(format!(
-                    "{:?} fails on an intact deploy/: fix that first",
+                    "{:?} fails on an intact deploy/: fix that first\n{output}",
                     m.scenario
                 ));
             }
             let broken = deploy_copy(&format!("broken-{i}"), Some(m))?;
-            let result = scenario_passes(&broken, m.scenario).await?;
+            let (passed, output) = run_scenario(&broken, m.scenario).await?;
             let _ = std::fs::remove_dir_all(&intact);
             let _ = std::fs::remove_dir_all(&broken);
-            if result {
+            let shown = lines_with(&output, m.says);
+            if passed {
                 Err(format!(
                     "{:?} still passes with {}: it cannot catch that",
                     m.scenario, m.what
                 ))
+            } else if shown.is_empty() {
+                Err(format!(
+                    "{:?} fails with {}, but its output does not say {:?}:\n{output}",
+                    m.scenario, m.what, m.says
+                ))
             } else {
-                Ok(())
+                Ok(shown.join("\n    "))
             }
         }
         .await;
         match outcome {
-            Ok(()) => {
+            Ok(shown) => {
                 passed += 1;
-                println!("ok: {:?} fails with {}", m.scenario, m.what);
+                println!(
+                    "ok on {}: {:?} fails with {}; its output says:\n    {shown}",
+                    steps::kind().name(),
+                    m.scenario,
+                    m.what
+                );
             }
             Err(e) => {
                 failed += 1;

@@ -392,7 +392,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         }
         env => env,
     };
+    run_on(env, &opts, JUNIT)
+}
 
+/// Runs the scenarios on `env` (sim, local or kind, already chosen) with the JUnit report at
+/// `junit` (relative to the workspace), then prints the summary.
+pub fn run_on(env: Env, opts: &Options, junit_rel: &str) -> Result<(), String> {
     let root = workspace_root();
     // On local, a missing tool is one line before anything builds.
     let versions = match env {
@@ -400,7 +405,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         _ => Vec::new(),
     };
     exec(cargo().args(["build", "-p", "k8s-event-collector"]))?;
-    let junit = root.join(JUNIT);
+    let junit = root.join(junit_rel);
     // A report from an earlier run must not pass for this one's.
     match std::fs::remove_file(&junit) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -412,7 +417,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     eprintln!("== e2e on {}", env.name());
     let tests = exec(
         cargo()
-            .args(test_args(&opts))
+            .args(test_args(opts))
             .env("HARNESS_ENV", env.name())
             .env("K8S_EVENT_COLLECTOR_BIN", collector_binary()?)
             .env("HARNESS_JUNIT", &junit),
@@ -422,13 +427,13 @@ pub fn run(args: &[String]) -> Result<(), String> {
         Ok(xml) => parse_junit(&xml),
         Err(e) => {
             eprintln!("\n== e2e summary: environment {}", env.name());
-            eprintln!("no JUnit report ({JUNIT}: {e}): the run failed before any scenario ran");
+            eprintln!("no JUnit report ({junit_rel}: {e}): the run failed before any scenario ran");
             return Err(tests
                 .err()
-                .unwrap_or_else(|| format!("no report in {JUNIT}")));
+                .unwrap_or_else(|| format!("no report in {junit_rel}")));
         }
     };
-    print!("{}", summary(env, &suites, JUNIT));
+    print!("{}", summary(env, &suites, junit_rel));
     if env == Env::Local {
         print!("{}", not_run_summary(&root.join(NOT_RUN)));
         println!("servers:");

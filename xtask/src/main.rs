@@ -15,7 +15,8 @@ const USAGE: &str = "usage: cargo xtask <command>
 
 commands:
   demo [--duration 20s]   run the collector on the embedded simulator and show what reaches Loki
-  ci                      everything CI checks: fmt, clippy, tests
+  ci [--skip-local]       everything CI checks: fmt, clippy, tests, the features on sim and,
+                          with the tools built once, on local (real servers)
   e2e [--env sim|kind|auto] [--tags EXPR] [--name REGEX]
                           the features/ scenarios on an environment: summary, JUnit in
                           target/e2e/junit.xml (e2e --help for more)

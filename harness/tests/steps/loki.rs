@@ -296,7 +296,7 @@ async fn snapshot(w: &mut E2e, name: String) -> Result<(), String> {
 }
 
 /// Replaces the times the API server stamps (now) by placeholders, so snapshots are stable.
-fn normalize(text: &str) -> String {
+pub fn normalize(text: &str) -> String {
     let go_time = regex::Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? \+0000 UTC");
     let rfc3339 = regex::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z");
     let mut out = text.to_owned();

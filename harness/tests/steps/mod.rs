@@ -6,6 +6,8 @@ mod config;
 mod ha;
 mod loki;
 
+#[allow(unused_imports)] // local_env uses it to compare sim's and local's payloads
+pub use loki::normalize;
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -32,8 +34,16 @@ pub fn deploy_dir(requested: &str) -> String {
         .unwrap_or_else(|| requested.to_owned())
 }
 
+/// When set, the environment of the scenarios that start from now on, whatever `HARNESS_ENV`
+/// says: a test that runs the same scenarios on sim and on local sets it.
+#[allow(dead_code)] // local_env uses it; the other runners do not
+pub static KIND_OVERRIDE: Mutex<Option<Kind>> = Mutex::new(None);
+
 /// The environment the scenarios run in: `HARNESS_ENV=local` for the real servers, else sim.
 pub fn kind() -> Kind {
+    if let Some(kind) = KIND_OVERRIDE.lock().ok().and_then(|k| *k) {
+        return kind;
+    }
     match std::env::var("HARNESS_ENV").as_deref() {
         Ok("local") => Kind::Local,
         _ => Kind::Sim,

@@ -348,6 +348,14 @@ async fn forbidden_is_explained_once_then_recovers() {
          with a ClusterRole bound to it; retrying"
     ));
     assert!(denied[0].contains("WARN"), "{}", denied[0]);
+    assert!(
+        denied[0].contains(
+            "api_server=events is forbidden: User \"system:serviceaccount:otel:no-rbac\" cannot \
+             list resource \"events\" in API group \"\" at the cluster scope"
+        ),
+        "{}",
+        denied[0]
+    );
     assert_eq!(logs.lines("recovered").len(), 1);
 }
 

@@ -551,7 +551,8 @@ impl Watcher {
                 *last == line && now.saturating_duration_since(*logged) < self.tuning.denied_relog
             });
             if !repeat {
-                tracing::warn!("k8s_events: {line}");
+                // The API server's own words too: they are what an admin searches for.
+                tracing::warn!(api_server = %status.message, "k8s_events: {line}");
                 self.denied = Some((line, now));
             }
         } else if let Some(held_back) = self.errors_log.allow(now) {
