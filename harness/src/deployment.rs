@@ -27,6 +27,36 @@ pub struct Deployment {
     pub namespace: String,
 }
 
+/// `kubectl kustomize <dir>`: the manifests as the real tool renders them (the tools' kubectl
+/// when `cargo xtask tools` provided one, else the one on PATH).
+fn kustomize(dir: &Path) -> Result<String, String> {
+    let kubectl = crate::local::tools::tools_dir()
+        .map(|d| d.join("kubectl"))
+        .ok()
+        .filter(|p| p.is_file())
+        .unwrap_or_else(|| "kubectl".into());
+    let out = std::process::Command::new(&kubectl)
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .map_err(|e| {
+            format!(
+                "{} is not deploy/'s layout (no base/), so it is rendered with `kubectl \
+                 kustomize`, but {} cannot run ({e}): run `cargo xtask tools`",
+                dir.display(),
+                kubectl.display()
+            )
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "kubectl kustomize {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 /// The Secret the Deployment reads its credentials from.
 pub const SECRET_NAME: &str = "loki-creds";
 
@@ -42,17 +72,33 @@ fn str_at<'a>(value: &'a Value, path: &[&str]) -> Option<&'a str> {
 }
 
 impl Deployment {
-    /// Reads `<root>/<dir>/base` and the Secret example `<root>/<dir>/secret.example.yaml`.
+    /// Reads `<root>/<dir>/base` (deploy/'s layout: the manifests as files) or, for any other
+    /// kustomize directory (a platform team's overlay), what `kubectl kustomize <dir>` renders;
+    /// and the Secret example `<dir>/secret.example.yaml`, else deploy/'s (the harness's Loki
+    /// gateway accepts its credentials).
     pub fn load(root: &Path, dir: &str) -> Result<Deployment, String> {
         let base = root.join(dir).join("base");
-        let mut docs = Vec::new();
-        for file in manifests::yaml_files(root, &format!("{dir}/base"))? {
-            if file.ends_with("kustomization.yaml") {
-                continue;
+        let (mut docs, manifests) = if base.is_dir() {
+            let mut docs = Vec::new();
+            for file in manifests::yaml_files(root, &format!("{dir}/base"))? {
+                if file.ends_with("kustomization.yaml") {
+                    continue;
+                }
+                docs.extend(read_documents(&root.join(&file))?);
             }
-            docs.extend(read_documents(&root.join(&file))?);
-        }
-        docs.extend(read_documents(&root.join(dir).join("secret.example.yaml"))?);
+            (docs, manifests::load_dir(root, &format!("{dir}/base"))?)
+        } else {
+            let text = kustomize(&root.join(dir))?;
+            let origin = format!("kubectl kustomize {dir}");
+            let docs = yaml_documents(&text).map_err(|e| format!("{origin}: {e}"))?;
+            (docs, manifests::parse_text(&origin, &text)?)
+        };
+        let secret_example = [root.join(dir), root.join("deploy")]
+            .map(|d| d.join("secret.example.yaml"))
+            .into_iter()
+            .find(|p| p.is_file())
+            .ok_or_else(|| format!("{dir}: no secret.example.yaml, and deploy/ has none"))?;
+        docs.extend(read_documents(&secret_example)?);
         let kind = |d: &Value| str_at(d, &["kind"]).unwrap_or_default().to_owned();
 
         let rbac = docs
@@ -90,7 +136,7 @@ impl Deployment {
         )
         .ok_or("the Deployment names no serviceAccountName")?;
         let namespace = str_at(deployment, &["metadata", "namespace"]).unwrap_or("default");
-        let env = env_of_collector(root, &format!("{dir}/base"))?;
+        let env = env_of_collector(&manifests, dir)?;
         Ok(Deployment {
             rbac,
             secret,
@@ -187,8 +233,7 @@ fn base64_decode(text: &str) -> Option<String> {
 }
 
 /// The first container's `env` of the Deployment under `dir`, parsed by [`manifests`].
-fn env_of_collector(root: &Path, dir: &str) -> Result<Vec<EnvVar>, String> {
-    let all = manifests::load_dir(root, dir)?;
+fn env_of_collector(all: &[manifests::Manifest], dir: &str) -> Result<Vec<EnvVar>, String> {
     let deployment = all
         .iter()
         .find(|m| m.kind() == Some("Deployment"))

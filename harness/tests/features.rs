@@ -9,10 +9,18 @@
 //!     `target/e2e/not-run-on-local.txt`.
 //!   - On kind the steps do not run yet: the kind smoke flow does, after a preflight that fails
 //!     the run, in one line, when Docker, kind or kubectl is missing.
+//! - `HARNESS_DEPLOY_DIR=<dir>` runs the scenarios against that kustomize directory (a
+//!   platform team's overlay of deploy/, rendered by `kubectl kustomize`) instead of deploy/.
 //! - `HARNESS_JUNIT=<path>` also writes a JUnit XML report there (its folder is created).
 //! - A failed scenario leaves its diagnostics in `target/e2e/<scenario>/` (collector log, API
-//!   requests, Loki pushes and stored streams, and on `local` the servers' logs).
+//!   requests, Loki pushes and stored streams, each step's timing in `steps.txt`, and on
+//!   `local` the servers' logs); `summary.json` (beside the JUnit report) has every scenario's
+//!   status, error and step timings.
+//! - `HARNESS_KEEP_ON_FAILURE=1` stops at the first failed scenario, prints how to reach its
+//!   servers (kubeconfig, Loki URL and tenant, kubectl and curl commands) and keeps them
+//!   running until Ctrl-C.
 
+mod report;
 mod steps;
 
 use std::io;
@@ -23,7 +31,8 @@ use std::sync::Mutex;
 use cucumber::event::ScenarioFinished;
 use cucumber::writer::{self, Coloring, Stats as _};
 use cucumber::{World as _, WriterExt as _};
-use harness::env::Kind;
+use harness::env::{Environment, Kind};
+use report::{Record, feature_file, slug};
 use steps::E2e;
 
 /// The feature files whose steps run on `local` (the others still need the simulator).
@@ -62,6 +71,21 @@ static NOT_RUN: Mutex<Vec<(String, String, String)>> = Mutex::new(Vec::new());
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let junit = std::env::var_os("HARNESS_JUNIT").map(PathBuf::from);
+    // A user's own deployment (`cargo xtask e2e --deploy DIR`) instead of deploy/.
+    if let Some(dir) = std::env::var_os("HARNESS_DEPLOY_DIR").filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        if !dir.join("kustomization.yaml").is_file() {
+            eprintln!(
+                "HARNESS_DEPLOY_DIR={}: no kustomization.yaml there",
+                dir.display()
+            );
+            return ExitCode::FAILURE;
+        }
+        println!("deployment under test: {}", dir.display());
+        if let Ok(mut o) = steps::DEPLOY_DIR_OVERRIDE.lock() {
+            *o = Some(dir.display().to_string());
+        }
+    }
     let env = std::env::var("HARNESS_ENV").unwrap_or_else(|_| "sim".to_owned());
     match env.as_str() {
         "sim" | "" => run(Kind::Sim, junit.as_deref()).await,
@@ -101,20 +125,6 @@ fn e2e_dir() -> PathBuf {
         .join("e2e")
 }
 
-/// A scenario's folder name: its words and line, e.g. `rbac-12-a-clusterrole-without-watch`.
-fn slug(file: &str, line: usize, name: &str) -> String {
-    let stem = file.trim_end_matches(".feature");
-    let words: String = name
-        .to_lowercase()
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    let words: Vec<&str> = words.split('-').filter(|w| !w.is_empty()).collect();
-    let mut out = format!("{stem}-{line}-{}", words.join("-"));
-    out.truncate(100);
-    out
-}
-
 /// The features on `sim` or `local`.
 async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
     let features = steps::workspace_root().join("features");
@@ -130,16 +140,23 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
             }
         },
     };
+    let record = Record::new(kind.name(), e2e_dir(), summary_path(junit), not_run);
     let writer = E2e::cucumber()
         .with_writer(
             writer::Basic::raw(io::stdout(), Coloring::Auto, 0)
                 .summarized()
                 .tee::<E2e, _>(writer::JUnit::for_tee(report, 0))
+                .tee::<E2e, _>(record.discard_stats_writes().discard_arbitrary_writes())
                 .normalized(),
         )
         // Each scenario runs its own servers and collector process on free ports; on local
         // those are real servers, heavy on a small machine.
-        .max_concurrent_scenarios(if kind == Kind::Local { 2 } else { 4 })
+        // One at a time when a failure is kept: its servers are the only ones running.
+        .max_concurrent_scenarios(match kind {
+            _ if keep_on_failure() => 1,
+            Kind::Local => 2,
+            Kind::Sim => 4,
+        })
         .fail_on_skipped()
         .after(|feature, _rule, scenario, finished, world| {
             Box::pin(async move {
@@ -156,6 +173,9 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
                         let dir =
                             e2e_dir().join(slug(&file, scenario.position.line, &scenario.name));
                         write_diagnostics(&dir, &failure, world).await;
+                        if keep_on_failure() {
+                            keep_until_interrupted(world).await;
+                        }
                     }
                     world.finish().await;
                 }
@@ -202,18 +222,28 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
     }
 }
 
-fn feature_file(feature: &cucumber::gherkin::Feature) -> String {
-    feature
-        .path
-        .as_ref()
-        .and_then(|p| p.file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+/// The scenarios the filter left out so far.
+fn not_run() -> Vec<(String, String, String)> {
+    NOT_RUN.lock().map(|a| a.clone()).unwrap_or_default()
+}
+
+/// Where the JSON summary goes: beside the JUnit report (`junit-local.xml` ->
+/// `summary-local.json`), else `target/e2e/summary.json`.
+fn summary_path(junit: Option<&Path>) -> PathBuf {
+    match junit.and_then(|p| Some((p.parent()?, p.file_name()?.to_str()?))) {
+        Some((dir, name)) => {
+            let stem = name
+                .trim_end_matches(".xml")
+                .replacen("junit", "summary", 1);
+            dir.join(format!("{stem}.json"))
+        }
+        None => e2e_dir().join("summary.json"),
+    }
 }
 
 /// Prints the scenarios `local` did not run, and writes them (tab-separated) for the summary.
 fn report_not_run() {
-    let all = NOT_RUN.lock().map(|a| a.clone()).unwrap_or_default();
+    let all = not_run();
     let mut text = String::new();
     for (file, name, why) in &all {
         text.push_str(&format!("{file}\t{name}\t{why}\n"));
@@ -229,6 +259,33 @@ fn report_not_run() {
     if let Err(e) = std::fs::write(&path, text) {
         eprintln!("{}: {e}", path.display());
     }
+}
+
+/// `HARNESS_KEEP_ON_FAILURE=1` (`cargo xtask e2e --keep-on-failure`): stop at the first failed
+/// scenario with its servers running.
+fn keep_on_failure() -> bool {
+    std::env::var("HARNESS_KEEP_ON_FAILURE").is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Prints how to reach the failed scenario's servers and waits for Ctrl-C; then stops them and
+/// ends the run (the scenarios after it would start new servers).
+async fn keep_until_interrupted(world: &mut E2e) {
+    match world.started() {
+        Ok(Environment::Local(sc)) => eprintln!("\n{}", sc.how_to_reach()),
+        Ok(Environment::Sim(sc)) => eprintln!(
+            "\nthe failed scenario's simulators keep running until Ctrl-C (in this process):\n  \
+             files {}\n  collector http://{}/metrics",
+            sc.dir.display(),
+            sc.metrics_address
+        ),
+        Err(_) => return,
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        eprintln!("--keep-on-failure: cannot wait for Ctrl-C ({e}); stopping the servers now");
+    }
+    world.finish().await;
+    eprintln!("stopped the failed scenario's servers");
+    std::process::exit(1);
 }
 
 /// Writes a failed scenario's diagnostics into `dir` and says where they are.

@@ -182,3 +182,29 @@ async fn stored_per_scenario(kind: Kind) -> std::collections::BTreeMap<String, S
     );
     stored.lock().map(|s| s.clone()).unwrap_or_default()
 }
+
+/// A platform team's overlay (deploy/examples/platform-team) is read as `kubectl kustomize`
+/// renders it: its env patch reaches the collector's environment, deploy/'s RBAC and config
+/// come through, and the Secret example falls back to deploy/'s.
+#[test]
+#[ignore = "needs kubectl from `cargo xtask tools`"]
+fn an_overlay_is_read_as_kustomize_renders_it() {
+    let d = harness::deployment::Deployment::load(&root(), "deploy/examples/platform-team")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let env = d.render_env("node-a");
+    assert_eq!(
+        env.get("LOKI_ENDPOINT").map(String::as_str),
+        Some("https://loki.platform.example.com/loki/api/v1/push")
+    );
+    assert_eq!(env.get("LOKI_PASSWORD"), d.secret.get("PASSWORD"));
+    assert!(
+        d.rbac
+            .iter()
+            .any(|r| r["kind"] == "ClusterRole" && r["metadata"]["labels"]["team"] == "platform")
+    );
+    assert!(d.config.pointer("/exporters/loki").is_some());
+    assert_eq!(
+        d.service_account,
+        "system:serviceaccount:otel:k8s-event-collector"
+    );
+}

@@ -8,6 +8,7 @@ use crate::process::{cargo, exec, workspace_root};
 
 pub const USAGE: &str =
     "usage: cargo xtask e2e [--env sim|local|kind|auto] [--tags EXPR] [--name REGEX]
+                     [--keep-on-failure] [--deploy DIR]
 
   --env sim     the in-process simulator (default; no Docker)
   --env local   real kube-apiserver, etcd, Loki and nginx as processes on loopback (the
@@ -18,6 +19,16 @@ pub const USAGE: &str =
   --env auto    kind when docker, kind and kubectl work here, else sim
   --tags EXPR   only scenarios whose tags match (cucumber's -t, e.g. '@tls and not @slow')
   --name REGEX  only scenarios whose name matches (cucumber's -n)
+  --deploy DIR  run the scenarios against DIR (a kustomize directory, e.g. your overlay of
+                deploy/; see deploy/examples/platform-team) instead of deploy/; a Secret
+                example is taken from DIR/secret.example.yaml, else deploy/'s
+  --keep-on-failure
+                stop at the first failed scenario and keep its servers running until
+                Ctrl-C, printing how to reach them (kubeconfig, Loki URL and tenant,
+                kubectl and curl commands)
+
+  Every run writes target/e2e/junit.xml and target/e2e/summary.json (per scenario: status,
+  error, step timings); a failed scenario leaves its diagnostics in target/e2e/<scenario>/.
 ";
 
 /// The JUnit report, relative to the workspace (CI uploads `target/e2e/`).
@@ -112,6 +123,9 @@ pub struct Options {
     pub env: Env,
     pub tags: Option<String>,
     pub name: Option<String>,
+    pub keep_on_failure: bool,
+    /// A kustomize directory to run the scenarios against instead of deploy/.
+    pub deploy: Option<String>,
 }
 
 /// Parses `e2e`'s arguments; `Ok(None)` for `--help`.
@@ -149,6 +163,8 @@ pub fn parse(args: &[String]) -> Result<Option<Options>, String> {
                     }
                 };
             }
+            "--keep-on-failure" => opts.keep_on_failure = true,
+            "--deploy" => set_once(&mut opts.deploy, "--deploy", value(flag)?)?,
             "--tags" | "-t" => set_once(&mut opts.tags, "--tags", value(flag)?)?,
             "--name" | "-n" => set_once(&mut opts.name, "--name", value(flag)?)?,
             other => return Err(format!("`e2e` has no option `{other}`\n\n{USAGE}")),
@@ -404,6 +420,25 @@ pub fn run_on(env: Env, opts: &Options, junit_rel: &str) -> Result<(), String> {
         Env::Local => server_versions(&crate::tools::tool_paths()?),
         _ => Vec::new(),
     };
+    let deploy = match &opts.deploy {
+        None => String::new(),
+        Some(_) if env == Env::Kind => {
+            return Err(
+                "--deploy runs the features on sim or local; kind runs its smoke flow on deploy/"
+                    .into(),
+            );
+        }
+        Some(dir) => {
+            let path = std::path::absolute(dir).map_err(|e| format!("--deploy {dir}: {e}"))?;
+            if !path.join("kustomization.yaml").is_file() {
+                return Err(format!(
+                    "--deploy {dir}: no kustomization.yaml in {}",
+                    path.display()
+                ));
+            }
+            path.display().to_string()
+        }
+    };
     exec(cargo().args(["build", "-p", "k8s-event-collector"]))?;
     let junit = root.join(junit_rel);
     // A report from an earlier run must not pass for this one's.
@@ -420,7 +455,12 @@ pub fn run_on(env: Env, opts: &Options, junit_rel: &str) -> Result<(), String> {
             .args(test_args(opts))
             .env("HARNESS_ENV", env.name())
             .env("K8S_EVENT_COLLECTOR_BIN", collector_binary()?)
-            .env("HARNESS_JUNIT", &junit),
+            .env("HARNESS_JUNIT", &junit)
+            .env("HARNESS_DEPLOY_DIR", &deploy)
+            .env(
+                "HARNESS_KEEP_ON_FAILURE",
+                if opts.keep_on_failure { "1" } else { "" },
+            ),
     );
 
     let suites = match std::fs::read_to_string(&junit) {
@@ -434,6 +474,12 @@ pub fn run_on(env: Env, opts: &Options, junit_rel: &str) -> Result<(), String> {
         }
     };
     print!("{}", summary(env, &suites, junit_rel));
+    println!(
+        "JSON summary: {}",
+        junit_rel
+            .replacen("junit", "summary", 1)
+            .replace(".xml", ".json")
+    );
     if env == Env::Local {
         print!("{}", not_run_summary(&root.join(NOT_RUN)));
         println!("servers:");
@@ -513,6 +559,25 @@ mod tests {
         assert_eq!(o.name.as_deref(), Some("a=b"));
         assert_eq!(o.tags.as_deref(), Some("@x"));
         assert_eq!(parse(&args(&["--help"])).unwrap(), None);
+    }
+
+    #[test]
+    fn reads_deploy_and_keep_on_failure() {
+        let o = parse(&args(&[
+            "--deploy",
+            "deploy/examples/platform-team",
+            "--keep-on-failure",
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(o.deploy.as_deref(), Some("deploy/examples/platform-team"));
+        assert!(o.keep_on_failure);
+        assert!(!parse(&[]).unwrap().unwrap().keep_on_failure);
+        assert!(
+            parse(&args(&["--deploy", "a", "--deploy=b"]))
+                .unwrap_err()
+                .starts_with("`--deploy` is given twice")
+        );
     }
 
     #[test]

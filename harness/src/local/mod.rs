@@ -15,6 +15,7 @@
 //! | [`secret`] | the Secret read back from the API, as the kubelet reads it for env |
 //! | [`faults`] | the faults of `resilience.feature` on the real servers, and extra replicas |
 //! | [`kube`] | the admin's requests: server-side apply, delete, TokenRequest, events |
+//! | [`reach`] | `--keep-on-failure`: how to reach a failed scenario's servers |
 //! | [`scenario`] | one scenario: the servers, `deploy/` applied, the collector, Loki read back |
 
 pub mod apiserver;
@@ -25,6 +26,7 @@ pub mod kube;
 pub mod loki;
 pub mod nginx;
 pub mod process;
+pub mod reach;
 pub mod scenario;
 pub mod secret;
 pub mod tools;
