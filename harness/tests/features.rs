@@ -29,6 +29,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use cucumber::event::ScenarioFinished;
+use cucumber::tag::Ext as _;
 use cucumber::writer::{self, Coloring, Stats as _};
 use cucumber::{World as _, WriterExt as _};
 use harness::env::{Environment, Kind};
@@ -141,6 +142,10 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
         },
     };
     let record = Record::new(kind.name(), e2e_dir(), summary_path(junit), not_run);
+    // cucumber's -n and -t would replace the filter below (local's list of what cannot run
+    // there); taken out of its options, they are applied inside it, so both hold.
+    let mut cli = cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::parsed();
+    let (name_filter, tags_filter) = (cli.re_filter.take(), cli.tags_filter.take());
     let writer = E2e::cucumber()
         .with_writer(
             writer::Basic::raw(io::stdout(), Coloring::Auto, 0)
@@ -158,6 +163,7 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
             Kind::Sim => 4,
         })
         .fail_on_skipped()
+        .with_cli(cli)
         .after(|feature, _rule, scenario, finished, world| {
             Box::pin(async move {
                 if let Some(world) = world {
@@ -181,7 +187,22 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
                 }
             })
         })
-        .filter_run(features, move |feature, _rule, scenario| {
+        .filter_run(features, move |feature, rule, scenario| {
+            let named = name_filter
+                .as_ref()
+                .is_none_or(|re| re.is_match(&scenario.name));
+            let tagged = tags_filter.as_ref().is_none_or(|tags| {
+                tags.eval(
+                    feature
+                        .tags
+                        .iter()
+                        .chain(rule.iter().flat_map(|r| &r.tags))
+                        .chain(&scenario.tags),
+                )
+            });
+            if !(named && tagged) {
+                return false;
+            }
             if kind != Kind::Local {
                 return true;
             }
@@ -213,7 +234,7 @@ async fn run(kind: Kind, junit: Option<&Path>) -> ExitCode {
         })
         .await;
     if kind == Kind::Local {
-        report_not_run();
+        report_not_run(junit);
     }
     if writer.execution_has_failed() {
         ExitCode::FAILURE
@@ -242,7 +263,7 @@ fn summary_path(junit: Option<&Path>) -> PathBuf {
 }
 
 /// Prints the scenarios `local` did not run, and writes them (tab-separated) for the summary.
-fn report_not_run() {
+fn report_not_run(junit: Option<&Path>) {
     let all = not_run();
     let mut text = String::new();
     for (file, name, why) in &all {
@@ -252,7 +273,11 @@ fn report_not_run() {
     for (file, name, why) in &all {
         println!("  {file}: {name} ({why})");
     }
-    let path = e2e_dir().join("not-run-on-local.txt");
+    // Beside the JUnit report, where `cargo xtask e2e` reads it.
+    let dir = junit
+        .and_then(Path::parent)
+        .map_or_else(e2e_dir, Path::to_path_buf);
+    let path = dir.join("not-run-on-local.txt");
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }

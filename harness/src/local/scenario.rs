@@ -59,6 +59,18 @@ fn err<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
+/// Applies a Service headless (`clusterIP: None`) unless it names its own IP. A fresh
+/// kube-apiserver's IP repair controller can see a new Service before the IPAddress that its
+/// creation allocated, and records a spurious `ClusterIPNotAllocated` warning event about it;
+/// the collector ships that like any event, and a scenario would count it as one of its own.
+/// A headless Service allocates nothing, so nothing is repaired; no scenario reaches the
+/// collector through its Service.
+fn without_cluster_ip(object: &mut Value) {
+    if object["kind"] == "Service" && object["spec"]["clusterIP"].is_null() {
+        object["spec"]["clusterIP"] = json!("None");
+    }
+}
+
 impl LocalScenario {
     /// Starts etcd and kube-apiserver, and Loki and nginx, side by side; returns once all
     /// answer. nginx accepts `deploy/`'s example credentials until told otherwise.
@@ -153,7 +165,8 @@ impl LocalScenario {
     /// apply); reads the objects the steps change from it as [`Deployment::load`] does.
     pub async fn deploy(&mut self, dir: &str) -> Result<(), String> {
         let deployment = Deployment::load(&self.root, dir)?;
-        for object in self.render(dir)? {
+        for mut object in self.render(dir)? {
+            without_cluster_ip(&mut object);
             super::kube::apply(&self.client, &object).await?;
         }
         self.applied_rbac = deployment.rbac.clone();
