@@ -56,9 +56,12 @@ async fn ha_overlay(
     renew_deadline: String,
     retry_period: String,
 ) -> Result<(), String> {
-    let overlay = workspace_root()
-        .join(super::deploy_dir("deploy"))
-        .join("overlays/ha");
+    // A deployment under test (`--deploy DIR`) may bring its own ha overlay; else deploy/'s.
+    let overlay = [super::deploy_dir("deploy"), "deploy".to_owned()]
+        .map(|dir| workspace_root().join(dir).join("overlays/ha"))
+        .into_iter()
+        .find(|dir| dir.is_dir())
+        .ok_or("no overlays/ha in the deployment under test, nor in deploy/")?;
     let (id, mut extension) = overlay_elector(&overlay)?;
     let env = w.env().await?;
     let deployment = env.deployment_mut()?;
