@@ -54,6 +54,19 @@ pub struct Scenario {
     pub replicas: BTreeMap<String, Replica>,
 }
 
+/// Every log line of `replicas`, each prefixed with the replica's name (both environments).
+pub fn replica_log(replicas: &BTreeMap<String, Replica>) -> Vec<String> {
+    replicas
+        .iter()
+        .flat_map(|(name, r)| {
+            r.process
+                .log()
+                .into_iter()
+                .map(move |l| format!("[{name}] {l}"))
+        })
+        .collect()
+}
+
 /// One more replica of the collector: a pod of its own, with its own ports, checkpoint volume
 /// and `POD_NAME`, sharing the config, API server and Loki.
 #[derive(Debug)]
@@ -61,6 +74,57 @@ pub struct Replica {
     pub process: CollectorProcess,
     pub health_address: String,
     pub metrics_address: String,
+}
+
+impl Replica {
+    /// Starts replica `name` (its pod name) in `dir`: the mounted config `shared_config` with
+    /// this replica's own listen ports and checkpoint directory, and the pod's `env` with
+    /// `POD_NAME` set as the Downward API would. The same on sim and local.
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        shared_config: &Path,
+        mut env: BTreeMap<String, String>,
+    ) -> Result<Replica, String> {
+        let text = std::fs::read_to_string(shared_config)
+            .map_err(|e| format!("{}: {e}", shared_config.display()))?;
+        let mut config: Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", shared_config.display()))?;
+        let health_address = free_loopback_address()?;
+        let metrics_address = free_loopback_address()?;
+        let checkpoints = dir.join(format!("checkpoints-{name}"));
+        std::fs::create_dir_all(&checkpoints)
+            .map_err(|e| format!("{}: {e}", checkpoints.display()))?;
+        let own = [
+            (
+                "/extensions/file_storage/directory",
+                json!(checkpoints.display().to_string()),
+            ),
+            ("/extensions/health_check/endpoint", json!(health_address)),
+            ("/service/telemetry/metrics/address", json!(metrics_address)),
+        ];
+        for (pointer, value) in own {
+            if config.pointer(pointer).is_some() {
+                set_pointer(&mut config, pointer, value);
+            }
+        }
+        let path = dir.join(format!("collector-{name}.yaml"));
+        let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+        env.insert("POD_NAME".into(), name.to_owned());
+        let launch = Launch {
+            binary: crate::collector::binary_path()?,
+            config: path,
+            env: env.into_iter().collect(),
+        };
+        let process = CollectorProcess::start(&launch)
+            .map_err(|e| format!("starting {}: {e}", launch.binary.display()))?;
+        Ok(Replica {
+            process,
+            health_address,
+            metrics_address,
+        })
+    }
 }
 
 /// A change to the config before it is "mounted", written in the user's words by the steps.
@@ -423,46 +487,9 @@ impl Scenario {
     /// listen ports and checkpoint directory, and `POD_NAME` set as the Downward API would.
     pub async fn start_replica(&mut self, name: &str) -> Result<(), String> {
         self.ensure_loki().await?;
-        let (shared_config, mut env) = self.mount()?;
-        let text = std::fs::read_to_string(&shared_config)
-            .map_err(|e| format!("{}: {e}", shared_config.display()))?;
-        let mut config: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
-        let health_address = free_address().map_err(|e| e.to_string())?;
-        let metrics_address = free_address().map_err(|e| e.to_string())?;
-        let checkpoints = self.dir.join(format!("checkpoints-{name}"));
-        std::fs::create_dir_all(&checkpoints).map_err(|e| e.to_string())?;
-        let own = [
-            (
-                "/extensions/file_storage/directory",
-                json!(checkpoints.display().to_string()),
-            ),
-            ("/extensions/health_check/endpoint", json!(health_address)),
-            ("/service/telemetry/metrics/address", json!(metrics_address)),
-        ];
-        for (pointer, value) in own {
-            if config.pointer(pointer).is_some() {
-                set_pointer(&mut config, pointer, value);
-            }
-        }
-        let path = self.dir.join(format!("collector-{name}.yaml"));
-        let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-        env.insert("POD_NAME".into(), name.to_owned());
-        let launch = Launch {
-            binary: crate::collector::binary_path()?,
-            config: path,
-            env: env.into_iter().collect(),
-        };
-        let process = CollectorProcess::start(&launch)
-            .map_err(|e| format!("starting {}: {e}", launch.binary.display()))?;
-        self.replicas.insert(
-            name.to_owned(),
-            Replica {
-                process,
-                health_address,
-                metrics_address,
-            },
-        );
+        let (shared_config, env) = self.mount()?;
+        let replica = Replica::start(&self.dir, name, &shared_config, env)?;
+        self.replicas.insert(name.to_owned(), replica);
         Ok(())
     }
 
@@ -502,15 +529,7 @@ impl Scenario {
 
     /// Every log line of the running replicas, each prefixed with the replica's name.
     pub fn replica_log(&self) -> Vec<String> {
-        self.replicas
-            .iter()
-            .flat_map(|(name, r)| {
-                r.process
-                    .log()
-                    .into_iter()
-                    .map(move |l| format!("[{name}] {l}"))
-            })
-            .collect()
+        replica_log(&self.replicas)
     }
 
     /// Removes the scenario's files.

@@ -14,15 +14,15 @@
 //! Retry-After) stays with the simulator: see the reasons in `harness/tests/features.rs`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::LocalScenario;
 use super::process::signal_pid;
-use crate::collector::{CollectorProcess, Launch, http_get};
-use crate::scenario::{Replica, free_loopback_address};
+use crate::collector::{CollectorProcess, http_get};
+use crate::scenario::Replica;
 
 /// A background task that is stopped when dropped (a `JoinHandle` alone would detach it).
 #[derive(Debug)]
@@ -52,15 +52,7 @@ pub struct LocalFaults {
 impl LocalFaults {
     /// Every log line of the running replicas, each prefixed with the replica's name.
     pub fn replica_log(&self) -> Vec<String> {
-        self.replicas
-            .iter()
-            .flat_map(|(name, r)| {
-                r.process
-                    .log()
-                    .into_iter()
-                    .map(move |l| format!("[{name}] {l}"))
-            })
-            .collect()
+        crate::scenario::replica_log(&self.replicas)
     }
 }
 
@@ -300,48 +292,9 @@ impl LocalScenario {
             return Err(format!("replica {name} is already running"));
         }
         self.apply_secret().await?;
-        let (shared_config, mut env) = self.mount().await?;
-        let text = std::fs::read_to_string(&shared_config)
-            .map_err(|e| format!("{}: {e}", shared_config.display()))?;
-        let mut config: Value =
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", shared_config.display()))?;
-        let health_address = free_loopback_address()?;
-        let metrics_address = free_loopback_address()?;
-        let checkpoints = self.dir.join(format!("checkpoints-{name}"));
-        std::fs::create_dir_all(&checkpoints)
-            .map_err(|e| format!("{}: {e}", checkpoints.display()))?;
-        let own = [
-            (
-                "/extensions/file_storage/directory",
-                json!(checkpoints.display().to_string()),
-            ),
-            ("/extensions/health_check/endpoint", json!(health_address)),
-            ("/service/telemetry/metrics/address", json!(metrics_address)),
-        ];
-        for (pointer, value) in own {
-            if let Some(slot) = config.pointer_mut(pointer) {
-                *slot = value;
-            }
-        }
-        let path: PathBuf = self.dir.join(format!("collector-{name}.yaml"));
-        let text = serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?;
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-        env.insert("POD_NAME".into(), name.to_owned());
-        let launch = Launch {
-            binary: crate::collector::binary_path()?,
-            config: path,
-            env: env.into_iter().collect(),
-        };
-        let process = CollectorProcess::start(&launch)
-            .map_err(|e| format!("starting {}: {e}", launch.binary.display()))?;
-        self.faults.replicas.insert(
-            name.to_owned(),
-            Replica {
-                process,
-                health_address,
-                metrics_address,
-            },
-        );
+        let (shared_config, env) = self.mount().await?;
+        let replica = Replica::start(&self.dir, name, &shared_config, env)?;
+        self.faults.replicas.insert(name.to_owned(), replica);
         Ok(())
     }
 
@@ -369,16 +322,8 @@ impl LocalScenario {
     /// before the ingester drops an identical (timestamp, line) it already holds.
     pub async fn loki_lines_received(&self) -> Result<usize, String> {
         let url = format!("{}/metrics", self.loki.url());
-        let response = super::loki::http_client()?
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response
-            .text()
-            .await
-            .map_err(|e| format!("GET {url}: {e}"))?;
+        let request = super::loki::http_client()?.get(&url);
+        let (status, body) = super::loki::get_text(request, &url).await?;
         if status != 200 {
             return Err(format!("GET {url}: {status}"));
         }

@@ -134,10 +134,26 @@ pub async fn query_streams(
         "{base}/loki/api/v1/query_range?query={}&start={start_ns}&end={end_ns}&limit=5000&direction=forward",
         crate::kind::query::percent_encode(r#"{service_name=~".+"}"#)
     );
-    let response = client
+    let request = client
         .get(&url)
         .header("X-Scope-OrgID", tenant)
-        .header("X-Loki-Response-Encoding-Flags", "categorize-labels")
+        .header("X-Loki-Response-Encoding-Flags", "categorize-labels");
+    let (status, body) = get_text(request, &url).await?;
+    if status != 200 {
+        return Err(format!(
+            "Loki answered {status} to query_range: {}",
+            body.trim()
+        ));
+    }
+    parse_streams(&body)
+}
+
+/// Sends a GET; its status and body, or an error naming `url`.
+pub async fn get_text(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<(u16, String), String> {
+    let response = request
         .send()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
@@ -146,13 +162,7 @@ pub async fn query_streams(
         .text()
         .await
         .map_err(|e| format!("GET {url}: {e}"))?;
-    if status != 200 {
-        return Err(format!(
-            "Loki answered {status} to query_range: {}",
-            body.trim()
-        ));
-    }
-    parse_streams(&body)
+    Ok((status, body))
 }
 
 /// A `query_range` answer (`resultType: streams`) as [`LogStream`]s.
