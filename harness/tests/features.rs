@@ -308,7 +308,7 @@ async fn keep_until_interrupted(world: &mut E2e) {
     if let Err(e) = tokio::signal::ctrl_c().await {
         eprintln!("--keep-on-failure: cannot wait for Ctrl-C ({e}); stopping the servers now");
     }
-    world.finish().await;
+    world.shut_down().await;
     eprintln!("stopped the failed scenario's servers");
     std::process::exit(1);
 }

@@ -106,6 +106,14 @@ impl E2e {
         }
     }
 
+    /// Stops the collector and the servers now (they are killed when dropped), for a runner
+    /// that exits without dropping the world.
+    #[allow(dead_code)] // features.rs uses it; the other runners do not
+    pub async fn shut_down(&mut self) {
+        self.finish().await;
+        drop(self.env.take());
+    }
+
     /// How long the scenario and its environment's start took, for reports.
     #[allow(dead_code)] // features.rs uses it; scenarios_can_fail does not
     pub fn timings(&self) -> String {
