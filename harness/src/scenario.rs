@@ -48,10 +48,28 @@ pub struct Scenario {
     pub collector: Option<CollectorProcess>,
     /// Logs of collectors that ran before the current one (after a restart).
     pub earlier_logs: Vec<String>,
+    /// The times stamped on the scenario's events.
+    pub event_clock: EventClock,
     pub health_address: String,
     pub metrics_address: String,
     /// Extra replicas of the Deployment (leader election), by pod name.
     pub replicas: BTreeMap<String, Replica>,
+}
+
+/// The times a scenario stamps on its events: the second of its first event, so that events
+/// created together share a time even when their creation straddles a second boundary on a
+/// slow machine (the payload snapshots rank times, and equal ones must stay equal). A repeat
+/// is stamped `count` seconds later, as a kubelet's later occurrence would be. `start_from`
+/// is positional (resourceVersions), so these times decide nothing but the entries' times.
+#[derive(Debug, Default)]
+pub struct EventClock(std::sync::OnceLock<i64>);
+
+impl EventClock {
+    /// RFC 3339 for the scenario's first second plus `offset_secs`.
+    pub fn at(&self, offset_secs: i64) -> String {
+        let base = *self.0.get_or_init(unix_now_secs);
+        rfc3339_at(base + offset_secs)
+    }
 }
 
 /// Every log line of `replicas`, each prefixed with the replica's name (both environments).
@@ -296,6 +314,7 @@ impl Scenario {
             config_changes: Vec::new(),
             collector: None,
             earlier_logs: Vec::new(),
+            event_clock: EventClock::default(),
             health_address: free_address().map_err(|e| e.to_string())?,
             metrics_address: free_address().map_err(|e| e.to_string())?,
             replicas: BTreeMap::new(),
@@ -450,7 +469,7 @@ impl Scenario {
 
     /// Creates a kubelet-style core/v1 Event with a stable uid and the current time.
     pub fn create_event(&self, namespace: &str, name: &str, reason: &str, kind: &str) -> Value {
-        let now = rfc3339_now(0);
+        let now = self.event_clock.at(0);
         let object = name.split('.').next().unwrap_or(name);
         self.api.create_event(json!({
             "metadata": {"name": name, "namespace": namespace, "uid": stable_uid(name), "creationTimestamp": now},
@@ -478,7 +497,7 @@ impl Scenario {
             .update_event(namespace, name, |e| {
                 let count = e.get("count").and_then(Value::as_i64).unwrap_or(1);
                 e["count"] = json!(count + 1);
-                e["lastTimestamp"] = json!(rfc3339_now(count));
+                e["lastTimestamp"] = json!(self.event_clock.at(count));
             })
             .is_some()
     }
@@ -559,10 +578,17 @@ pub fn stable_uid(name: &str) -> String {
 
 /// Now (plus `offset_secs`) as Kubernetes writes times: `2026-11-25T15:04:05Z`.
 pub fn rfc3339_now(offset_secs: i64) -> String {
-    let secs = std::time::SystemTime::now()
+    rfc3339_at(unix_now_secs() + offset_secs)
+}
+
+fn unix_now_secs() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0))
-        + offset_secs;
+}
+
+/// `secs` since the Unix epoch as RFC 3339 (UTC, whole seconds).
+fn rfc3339_at(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);

@@ -17,7 +17,7 @@ use crate::certs::{CertPaths, Certs};
 use crate::collector::{CollectorProcess, Launch, http_get};
 use crate::deployment::{Deployment, SECRET_NAME};
 use crate::scenario::{
-    ConfigChange, Pod, free_loopback_address, mount_pod, rfc3339_now, stable_uid,
+    ConfigChange, EventClock, Pod, free_loopback_address, mount_pod, stable_uid,
 };
 use crate::sim::loki::LogStream;
 
@@ -43,6 +43,8 @@ pub struct LocalScenario {
     applied_rbac: Vec<Value>,
     pub config_changes: Vec<ConfigChange>,
     pub earlier_logs: Vec<String>,
+    /// The times stamped on the scenario's events.
+    pub event_clock: EventClock,
     pub health_address: String,
     pub metrics_address: String,
     /// How the collector reaches Loki's gateway (plain http unless a TLS mode is set).
@@ -132,6 +134,7 @@ impl LocalScenario {
             applied_rbac: Vec::new(),
             config_changes: Vec::new(),
             earlier_logs: Vec::new(),
+            event_clock: EventClock::default(),
             health_address: free_loopback_address()?,
             metrics_address: free_loopback_address()?,
             loki_mode: None,
@@ -247,7 +250,7 @@ impl LocalScenario {
         kind: &str,
     ) -> Result<(), String> {
         super::kube::ensure_namespace(&self.client, namespace).await?;
-        let now = rfc3339_now(0);
+        let now = self.event_clock.at(0);
         let object = name.split('.').next().unwrap_or(name);
         let created = super::kube::create_event(
             &self.client,
@@ -282,7 +285,7 @@ impl LocalScenario {
         super::kube::update_event(&self.client, namespace, name, |e| {
             let count = e.get("count").and_then(Value::as_i64).unwrap_or(1);
             e["count"] = json!(count + 1);
-            e["lastTimestamp"] = json!(rfc3339_now(count));
+            e["lastTimestamp"] = json!(self.event_clock.at(count));
         })
         .await
         .map(|_| ())
