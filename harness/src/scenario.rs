@@ -214,8 +214,14 @@ pub struct Pod<'a> {
 /// container environment.
 pub fn mount_pod(pod: &Pod<'_>) -> Result<(PathBuf, BTreeMap<String, String>), String> {
     let deployment = pod.deployment;
+    // Written whole, then renamed into place, as the kubelet swaps a projected volume: a
+    // second replica mounting the same pod must not let the first one read a truncated token
+    // (it would then call the API server as system:anonymous).
     let write = |path: &Path, text: &str| {
-        std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, text)
+            .and_then(|()| std::fs::rename(&partial, path))
+            .map_err(|e| format!("{}: {e}", path.display()))
     };
     let sa = pod.dir.join("serviceaccount");
     std::fs::create_dir_all(&sa).map_err(|e| format!("{}: {e}", sa.display()))?;
