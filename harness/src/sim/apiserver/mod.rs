@@ -47,6 +47,7 @@ use tokio::task::JoinHandle;
 
 pub use auth::Caller;
 pub use rbac::Rbac;
+pub use watch::modified_line;
 pub use yaml::{YamlError, documents as yaml_documents};
 
 use auth::Identity;

@@ -31,6 +31,15 @@ fn line(kind: &str, object: &Value, shape: json::Shape) -> Bytes {
     Bytes::from(out)
 }
 
+/// The MODIFIED line a core/v1 watch sends for a stored Event (without its newline): for
+/// callers that replay the server's lines without a server (the bench's floor).
+pub fn modified_line(event: &Value) -> String {
+    let mut out = String::from("{\"type\":\"MODIFIED\",\"object\":");
+    json::write(&mut out, event, Api::Core.shape());
+    out.push('}');
+    out
+}
+
 /// The ERROR line carrying a `Status`.
 fn error_line(status: &Status) -> Bytes {
     Bytes::from(format!(
