@@ -8,8 +8,10 @@
 //! Names are normalized only after merging. Our additions come last: `keep_namespace_label` and
 //! the `loki.structured_metadata` hint.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::LazyLock;
 
 use super::{EncodeOptions, golabel, hints};
 use crate::gofmt;
@@ -23,20 +25,40 @@ const NAMESPACE: &str = "k8s.namespace.name";
 const LOKI_SERVICE_NAME: &str = "service_name";
 
 /// A stream's labels: normalized names, sorted, unique.
+///
+/// Names and values borrow from the record they were taken from where they can (the label set
+/// of every record is computed, a stream's owned copy only once per stream, with
+/// [`LabelSet::into_owned`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct LabelSet(Vec<(String, String)>);
+pub struct LabelSet<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
 
-impl LabelSet {
+impl LabelSet<'static> {
     /// A label set from `(name, value)` pairs taken as they are (no normalization); for a name
     /// given twice the later value wins.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
         let map: BTreeMap<String, String> = pairs.into_iter().collect();
-        Self(map.into_iter().collect())
+        Self(
+            map.into_iter()
+                .map(|(k, v)| (Cow::Owned(k), Cow::Owned(v)))
+                .collect(),
+        )
+    }
+}
+
+impl<'a> LabelSet<'a> {
+    /// The same labels, owning their text.
+    pub fn into_owned(self) -> LabelSet<'static> {
+        LabelSet(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        )
     }
 
     /// The labels, sorted by name.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &str)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        self.0.iter().map(|(k, v)| (&**k, &**v))
     }
 
     /// The number of labels we send. The 15-label limit is the sender's to enforce, with
@@ -52,10 +74,10 @@ impl LabelSet {
     /// The value of label `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .binary_search_by(|(k, _)| (**k).cmp(name))
             .ok()
             .and_then(|i| self.0.get(i))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| &**v)
     }
 
     /// The number of labels Loki counts against its limit (15 by default) for this stream: ours
@@ -63,9 +85,29 @@ impl LabelSet {
     pub fn loki_label_count(&self) -> usize {
         self.len() + usize::from(self.get(LOKI_SERVICE_NAME).is_none())
     }
+
+    /// The label set of the raw (unnormalized) names and values, sorted by raw name and unique:
+    /// names normalized, and where distinct raw names normalize to one name, the value of the
+    /// raw name that sorts last wins (see [`RecordLabels::of`]).
+    fn normalized(raw: Vec<(Cow<'a, str>, Cow<'a, str>)>) -> Self {
+        let mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)> = raw
+            .into_iter()
+            .map(|(name, value)| (normalized_name(name), value))
+            .collect();
+        // Stable: of equal normalized names, the raw order (sorted) stays, so the last wins.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match unique.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => unique.push(pair),
+            }
+        }
+        Self(unique)
+    }
 }
 
-impl fmt::Display for LabelSet {
+impl fmt::Display for LabelSet<'_> {
     /// The labels string of a push request: `{a="x", b="y"}`, sorted by name, values quoted like
     /// Go's `strconv.Quote` (Prometheus `LabelSet.String`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,54 +148,76 @@ pub fn normalize_label_name(raw: &str) -> String {
     name
 }
 
+/// [`normalize_label_name`], without a copy for the usual name that the rule leaves as it is
+/// (ASCII letters, digits and `_`, no leading digit, no leading single `_`).
+fn normalized_name(raw: Cow<'_, str>) -> Cow<'_, str> {
+    let b = raw.as_bytes();
+    let unchanged = b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        && !b.first().is_some_and(u8::is_ascii_digit)
+        && !(b.first() == Some(&b'_') && b.get(1) != Some(&b'_'));
+    if unchanged {
+        raw
+    } else {
+        Cow::Owned(normalize_label_name(&raw))
+    }
+}
+
 /// What the label rules make of one record: its labels, its structured metadata, and which
-/// attributes its line must leave out.
+/// attributes its line must leave out. Borrows from the record.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RecordLabels {
+pub struct RecordLabels<'a> {
     /// The stream's labels, normalized.
-    pub labels: LabelSet,
+    pub labels: LabelSet<'a>,
     /// Our addition: `(name, value)` pairs for the entry's structured metadata, in hint order.
     pub structured_metadata: Vec<(String, String)>,
     /// Attribute keys removed from both the log and the resource attributes: the hints, every
     /// promoted label's raw name, every structured-metadata attribute.
-    removed: Vec<String>,
+    removed: Vec<Cow<'a, str>>,
     /// The `level` attribute the old exporter adds to the log attributes when the record has a
     /// severity and no `level` attribute. It reaches the line only when it was not promoted.
-    added_level: Option<AnyValue>,
+    added_level: Option<&'static AnyValue>,
 }
 
-impl RecordLabels {
+/// Raw label names and values, a later write of a name replacing its value (the old exporter's
+/// map); few enough for a vector.
+type RawLabels<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+
+impl<'a> RecordLabels<'a> {
     /// Applies the label rules to `record`.
-    pub fn of(record: &LogRecord, opts: &EncodeOptions) -> Self {
+    pub fn of(record: &'a LogRecord, opts: &EncodeOptions) -> Self {
         let enabled = &opts.default_labels_enabled;
         let resource = &record.resource;
         let attributes = &record.attributes;
-        let mut raw: BTreeMap<String, String> = BTreeMap::new();
+        let mut raw: RawLabels<'a> = Vec::with_capacity(8);
 
         if enabled.exporter {
-            raw.insert("exporter".into(), "OTLP".into());
+            set(&mut raw, Cow::Borrowed("exporter"), Cow::Borrowed("OTLP"));
         }
         if enabled.job
             && let Some(name) = resource.get("service.name")
         {
             let job = match resource.get("service.namespace") {
-                Some(ns) => format!("{}/{}", gofmt::as_string(ns), gofmt::as_string(name)),
-                None => gofmt::as_string(name),
+                Some(ns) => Cow::Owned(format!(
+                    "{}/{}",
+                    gofmt::as_string(ns),
+                    gofmt::as_string(name)
+                )),
+                None => text(name),
             };
-            raw.insert("job".into(), job);
+            set(&mut raw, Cow::Borrowed("job"), job);
         }
         if enabled.instance
             && let Some(instance) = resource.get("service.instance.id")
         {
-            raw.insert("instance".into(), gofmt::as_string(instance));
+            set(&mut raw, Cow::Borrowed("instance"), text(instance));
         }
 
         let with_level = enabled.level && record.severity_number != SeverityNumber::UNSPECIFIED;
         let added_level = (with_level && !attributes.contains_key(LEVEL))
-            .then(|| AnyValue::Str(level_name(record.severity_number).into()));
+            .then(|| level_value(record.severity_number));
         let log_attributes = LogAttributes {
             attributes,
-            added_level: added_level.as_ref(),
+            added_level,
         };
 
         for hint_source in [resource, attributes] {
@@ -171,17 +235,19 @@ impl RecordLabels {
                 None | Some(AnyValue::Str(_) | AnyValue::Array(_))
             )
         {
-            names.push(LEVEL.into());
+            names.push(Cow::Borrowed(LEVEL));
         }
         promote(&mut raw, names, |n| log_attributes.lookup(n));
         if opts.keep_namespace_label {
-            promote(&mut raw, vec![NAMESPACE.into()], |n| {
+            promote(&mut raw, vec![Cow::Borrowed(NAMESPACE)], |n| {
                 lookup(attributes, n).or_else(|| lookup(resource, n))
             });
         }
+        raw.sort_by(|a, b| a.0.cmp(&b.0));
 
-        let mut removed: Vec<String> = hints::ALL.iter().map(|h| (*h).to_owned()).collect();
-        removed.extend(raw.keys().cloned());
+        let mut removed: Vec<Cow<'a, str>> = Vec::with_capacity(hints::ALL.len() + raw.len());
+        removed.extend(hints::ALL.iter().map(|h| Cow::Borrowed(*h)));
+        removed.extend(raw.iter().map(|(name, _)| name.clone()));
 
         let mut structured_metadata: Vec<(String, String)> = Vec::new();
         for hint_source in [resource, attributes] {
@@ -203,10 +269,7 @@ impl RecordLabels {
 
         // Distinct raw names can normalize to one name. Go ranges over a map there, so which
         // value wins is random; we let the raw name that sorts last win.
-        let labels = LabelSet::from_pairs(
-            raw.into_iter()
-                .map(|(name, value)| (normalize_label_name(&name), value)),
-        );
+        let labels = LabelSet::normalized(raw);
 
         Self {
             labels,
@@ -223,13 +286,13 @@ impl RecordLabels {
     }
 
     /// The log attributes that stay in the line, in their order.
-    pub fn line_attributes<'a>(&'a self, record: &'a LogRecord) -> Vec<(&'a str, &'a AnyValue)> {
+    pub fn line_attributes<'r>(&'r self, record: &'r LogRecord) -> Vec<(&'r str, &'r AnyValue)> {
         let mut kept: Vec<(&str, &AnyValue)> = record
             .attributes
             .iter()
             .filter(|(k, _)| !self.removes(k))
             .collect();
-        if let Some(level) = &self.added_level
+        if let Some(level) = self.added_level
             && !self.removes(LEVEL)
         {
             kept.push((LEVEL, level));
@@ -238,7 +301,7 @@ impl RecordLabels {
     }
 
     /// The resource attributes that stay in the line, in their order.
-    pub fn line_resource<'a>(&self, record: &'a LogRecord) -> Vec<(&'a str, &'a AnyValue)> {
+    pub fn line_resource<'r>(&self, record: &'r LogRecord) -> Vec<(&'r str, &'r AnyValue)> {
         record
             .resource
             .iter()
@@ -247,32 +310,64 @@ impl RecordLabels {
     }
 }
 
-/// The `level` label value: the severity number's name, `""` past 24 (Go's lookup of an unknown
-/// `SeverityNumber(n)` string in its name table).
-fn level_name(severity: SeverityNumber) -> &'static str {
-    if severity.0 > 24 { "" } else { severity.name() }
+/// The added `level` attribute's value: the severity number's name, `""` past 24 (Go's lookup
+/// of an unknown `SeverityNumber(n)` string in its name table). Made once, as every record with
+/// a severity gets one.
+fn level_value(severity: SeverityNumber) -> &'static AnyValue {
+    static LEVELS: LazyLock<Vec<AnyValue>> = LazyLock::new(|| {
+        (0..=25)
+            .map(|n| AnyValue::from(if n > 24 { "" } else { SeverityNumber(n).name() }))
+            .collect()
+    });
+    static EMPTY: AnyValue = AnyValue::Str(String::new());
+    LEVELS
+        .get(usize::from(severity.0.min(25)))
+        .unwrap_or(&EMPTY)
+}
+
+/// A value's text (pcommon's `AsString`), borrowed for a string.
+fn text(value: &AnyValue) -> Cow<'_, str> {
+    match value {
+        AnyValue::Str(s) => Cow::Borrowed(s),
+        other => Cow::Owned(gofmt::as_string(other)),
+    }
 }
 
 /// The attribute names a hint value lists: a comma-separated string, a list (items in Go's `%v`
 /// form), or any other value's string form as a single name; each trimmed.
-fn hint_names(hint: &AnyValue) -> Vec<String> {
-    let names: Vec<String> = match hint {
-        AnyValue::Str(s) => s.split(',').map(str::to_owned).collect(),
-        AnyValue::Array(items) => items.iter().map(golabel::fmt_v).collect(),
-        other => vec![gofmt::as_string(other)],
+fn hint_names(hint: &AnyValue) -> Vec<Cow<'_, str>> {
+    let owned = |name: String| {
+        let trimmed = name.trim();
+        if trimmed.len() == name.len() {
+            Cow::Owned(name)
+        } else {
+            Cow::Owned(trimmed.to_owned())
+        }
     };
-    names.iter().map(|n| n.trim().to_owned()).collect()
+    match hint {
+        AnyValue::Str(s) => s.split(',').map(|n| Cow::Borrowed(n.trim())).collect(),
+        AnyValue::Array(items) => items.iter().map(|i| owned(golabel::fmt_v(i))).collect(),
+        other => vec![owned(gofmt::as_string(other))],
+    }
+}
+
+/// Sets the raw label `name` to `value`; a later write wins.
+fn set<'a>(raw: &mut RawLabels<'a>, name: Cow<'a, str>, value: Cow<'a, str>) {
+    match raw.iter_mut().find(|(n, _)| *n == name) {
+        Some(slot) => slot.1 = value,
+        None => raw.push((name, value)),
+    }
 }
 
 /// Adds a label for each name whose attribute `find` finds; a later write wins.
 fn promote<'a>(
-    raw: &mut BTreeMap<String, String>,
-    names: Vec<String>,
+    raw: &mut RawLabels<'a>,
+    names: Vec<Cow<'a, str>>,
     find: impl Fn(&str) -> Option<&'a AnyValue>,
 ) {
     for name in names {
         if let Some(value) = find(&name) {
-            raw.insert(name, gofmt::as_string(value));
+            set(raw, name, text(value));
         }
     }
 }
@@ -280,7 +375,7 @@ fn promote<'a>(
 /// The log attributes as the old exporter's look-ups saw them: with its added `level`.
 struct LogAttributes<'a> {
     attributes: &'a Attributes,
-    added_level: Option<&'a AnyValue>,
+    added_level: Option<&'static AnyValue>,
 }
 
 impl<'a> LogAttributes<'a> {
@@ -751,6 +846,14 @@ mod tests {
             let name = normalize_label_name(&any);
             prop_assert!(name.chars().all(|c| c == '_' || golabel::is_letter_or_digit(c)));
             prop_assert!(!name.starts_with(|c: char| c.is_ascii_digit()));
+        }
+
+        /// The copy-free path normalizes exactly as the rule does.
+        #[test]
+        fn the_fast_path_normalizes_as_the_rule(raw in "[_a-z0-9.]{0,6}", any in "\\PC{0,8}") {
+            for name in [raw, any] {
+                prop_assert_eq!(normalized_name(Cow::Borrowed(&name)), normalize_label_name(&name));
+            }
         }
     }
 }

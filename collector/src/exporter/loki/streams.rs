@@ -29,7 +29,7 @@ pub struct Entry {
 /// Entries sharing one label set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stream {
-    pub labels: LabelSet,
+    pub labels: LabelSet<'static>,
     /// `labels` as Loki's labels string, `{a="x", b="y"}`.
     pub labels_string: String,
     pub entries: Vec<Entry>,
@@ -145,8 +145,9 @@ pub fn encode_records(
 ) -> EncodedBatch {
     let mut batch = EncodedBatch::default();
     let mut tenants: HashMap<Option<String>, usize> = HashMap::new();
-    // Per push: labels string -> stream index.
-    let mut streams: Vec<HashMap<String, usize>> = Vec::new();
+    // Per push: labels -> stream index. Keyed by the label set borrowed from the records (the
+    // labels string is one-to-one with it), so a record of an existing stream copies nothing.
+    let mut streams: Vec<HashMap<LabelSet<'_>, usize>> = Vec::new();
 
     for (record_index, record) in records.iter().enumerate() {
         let tenant = tenant_of(record);
@@ -182,13 +183,13 @@ pub fn encode_records(
         ) else {
             continue; // unreachable: both grow together
         };
-        let labels_string = labels.labels.to_string();
         let at = *stream_index
-            .entry(labels_string.clone())
-            .or_insert_with(|| {
+            .entry(labels.labels)
+            .or_insert_with_key(|labels| {
+                let labels = labels.clone().into_owned();
                 push.streams.push(Stream {
-                    labels: labels.labels,
-                    labels_string,
+                    labels_string: labels.to_string(),
+                    labels,
                     entries: Vec::new(),
                 });
                 push.streams.len() - 1
