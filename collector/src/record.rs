@@ -5,6 +5,7 @@
 //! maps keep insertion order: the old Loki exporter's logfmt lines and the receiver's attribute
 //! order are part of the output users' queries depend on.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::gofmt;
@@ -73,8 +74,10 @@ impl fmt::Display for AnyValue {
 ///
 /// Event records carry about a dozen attributes, so a vector with linear look-up is both
 /// smaller and faster than a hash map here, and it keeps the order the output depends on.
+/// Keys the code names (the receiver's `k8s.*`) are kept as `&'static str`, not copied into
+/// every record; keys from config or data are owned.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Attributes(Vec<(String, AnyValue)>);
+pub struct Attributes(Vec<Entry>);
 
 impl Attributes {
     pub fn new() -> Self {
@@ -112,7 +115,7 @@ impl Attributes {
         let value = value.into();
         match self.get_mut(&key) {
             Some(slot) => *slot = value,
-            None => self.0.push((key, value)),
+            None => self.0.push((Cow::Owned(key), value)),
         }
     }
 
@@ -122,16 +125,15 @@ impl Attributes {
         if self.contains_key(&key) {
             return false;
         }
-        self.0.push((key, value.into()));
+        self.0.push((Cow::Owned(key), value.into()));
         true
     }
 
     /// Appends without checking for an existing key. For producers that build a record from
     /// scratch with known-distinct keys (the receiver's mapping), where the check is waste.
-    pub fn push_unique(&mut self, key: impl Into<String>, value: impl Into<AnyValue>) {
-        let key = key.into();
-        debug_assert!(!self.contains_key(&key), "duplicate attribute {key}");
-        self.0.push((key, value.into()));
+    pub fn push_unique(&mut self, key: &'static str, value: impl Into<AnyValue>) {
+        debug_assert!(!self.contains_key(key), "duplicate attribute {key}");
+        self.0.push((Cow::Borrowed(key), value.into()));
     }
 
     /// Removes `key`, keeping the order of the rest; returns its value.
@@ -140,21 +142,28 @@ impl Attributes {
         Some(self.0.remove(at).1)
     }
 
+    /// Removes `key` the way OpenTelemetry's `pcommon.Map.Remove` does: the last entry moves
+    /// into the freed slot. Returns its value.
+    pub fn swap_remove(&mut self, key: &str) -> Option<AnyValue> {
+        let at = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.swap_remove(at).1)
+    }
+
     /// Keeps only the attributes for which `keep` returns true, in order.
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &AnyValue) -> bool) {
         self.0.retain(|(k, v)| keep(k, v));
     }
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &AnyValue)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.0.iter().map(|(k, v)| (&**k, v))
     }
 
     pub fn iter_mut(&mut self) -> impl ExactSizeIterator<Item = (&str, &mut AnyValue)> {
-        self.0.iter_mut().map(|(k, v)| (k.as_str(), v))
+        self.0.iter_mut().map(|(k, v)| (&**k, v))
     }
 
     pub fn keys(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.0.iter().map(|(k, _)| k.as_str())
+        self.0.iter().map(|(k, _)| &**k)
     }
 }
 
@@ -168,11 +177,13 @@ impl<K: Into<String>, V: Into<AnyValue>> FromIterator<(K, V)> for Attributes {
     }
 }
 
+type Entry = (Cow<'static, str>, AnyValue);
+
 impl IntoIterator for Attributes {
     type Item = (String, AnyValue);
-    type IntoIter = std::vec::IntoIter<(String, AnyValue)>;
+    type IntoIter = std::iter::Map<std::vec::IntoIter<Entry>, fn(Entry) -> (String, AnyValue)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.0.into_iter().map(|(k, v)| (k.into_owned(), v))
     }
 }
 

@@ -88,17 +88,7 @@ fn matching_keys(pattern: Option<&Pattern>, attrs: &Attributes) -> Vec<String> {
 /// Removes `key` the way OpenTelemetry's `pcommon.Map.Remove` does: the last entry moves into
 /// the freed slot. The old Loki exporter wrote attributes in map order, so this keeps its lines.
 fn remove_like_otel(attrs: &mut Attributes, key: &str) {
-    let Some(at) = attrs.keys().position(|k| k == key) else {
-        return;
-    };
-    if at + 1 == attrs.len() {
-        attrs.remove(key);
-        return;
-    }
-    let mut entries: Vec<(String, AnyValue)> = std::mem::take(attrs).into_iter().collect();
-    entries.swap_remove(at);
-    // Keys stay distinct, so collecting keeps this order.
-    *attrs = entries.into_iter().collect();
+    attrs.swap_remove(key);
 }
 
 fn hash_in_place(attrs: &mut Attributes, key: &str) {
