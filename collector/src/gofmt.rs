@@ -44,52 +44,77 @@ const MAY_ESCAPE: [bool; 256] = {
 /// 1.22+: `\b` and `\f` have short forms).
 ///
 /// Scans bytes, not chars, and copies the runs between escapes whole: this is the hottest loop
-/// of JSON lines. Every escaped sequence starts at a char boundary (an ASCII byte, or the lead
-/// byte 0xE2), so the slices below are always valid.
+/// of JSON lines. Words of 8 bytes with nothing to escape are skipped at once ([`word_is_plain`]);
+/// a word that may hold something is looked at byte by byte. Every escaped sequence starts at a
+/// char boundary (an ASCII byte, or the lead byte 0xE2), so the slices below are always valid.
 pub(crate) fn write_json_string(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let b = bytes[i];
-        if !MAY_ESCAPE[usize::from(b)] {
-            i += 1;
+        if let Some(word) = bytes.get(i..i + 8)
+            && word_is_plain(word)
+        {
+            i += 8;
             continue;
         }
-        let (escape, len): (&str, usize) = match b {
-            b'"' => ("\\\"", 1),
-            b'\\' => ("\\\\", 1),
-            0x08 => ("\\b", 1),
-            0x0c => ("\\f", 1),
-            b'\n' => ("\\n", 1),
-            b'\r' => ("\\r", 1),
-            b'\t' => ("\\t", 1),
-            b'<' => ("\\u003c", 1),
-            b'>' => ("\\u003e", 1),
-            b'&' => ("\\u0026", 1),
-            0xE2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
-                (Some(0x80), Some(0xA8)) => ("\\u2028", 3),
-                (Some(0x80), Some(0xA9)) => ("\\u2029", 3),
-                _ => {
-                    i += 1;
-                    continue;
-                }
-            },
-            _ => ("", 1),
-        };
-        out.push_str(&s[start..i]);
-        if escape.is_empty() {
-            out.push_str("\\u00");
-            push_hex_byte(out, b);
-        } else {
-            out.push_str(escape);
+        let word_end = (i + 8).min(bytes.len());
+        while i < word_end {
+            let b = bytes[i];
+            if !MAY_ESCAPE[usize::from(b)] {
+                i += 1;
+                continue;
+            }
+            let (escape, len): (&str, usize) = match b {
+                b'"' => ("\\\"", 1),
+                b'\\' => ("\\\\", 1),
+                0x08 => ("\\b", 1),
+                0x0c => ("\\f", 1),
+                b'\n' => ("\\n", 1),
+                b'\r' => ("\\r", 1),
+                b'\t' => ("\\t", 1),
+                b'<' => ("\\u003c", 1),
+                b'>' => ("\\u003e", 1),
+                b'&' => ("\\u0026", 1),
+                0xE2 => match (bytes.get(i + 1), bytes.get(i + 2)) {
+                    (Some(0x80), Some(0xA8)) => ("\\u2028", 3),
+                    (Some(0x80), Some(0xA9)) => ("\\u2029", 3),
+                    _ => {
+                        i += 1;
+                        continue;
+                    }
+                },
+                _ => ("", 1),
+            };
+            out.push_str(&s[start..i]);
+            if escape.is_empty() {
+                out.push_str("\\u00");
+                push_hex_byte(out, b);
+            } else {
+                out.push_str(escape);
+            }
+            i += len;
+            start = i;
         }
-        i += len;
-        start = i;
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// Whether none of the 8 bytes of `word` is one [`MAY_ESCAPE`] marks, tested on all at once
+/// (the "has a zero byte"/"has a byte below n" bit tricks). Any non-ASCII byte counts as
+/// marked (0xE2 is one), so the test is exact for ASCII and errs only towards the byte loop.
+fn word_is_plain(word: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(word);
+    let w = u64::from_le_bytes(eight);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let has = |c: u8| has_zero(w ^ (ONES * u64::from(c)));
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    (below_space | has(b'"') | has(b'\\') | has(b'<') | has(b'>') | has(b'&') | (w & HIGH)) == 0
 }
 
 /// The shortest round-trip digits of a finite, non-zero `f` in Rust's `{:e}` form, split into
@@ -276,6 +301,21 @@ mod tests {
         fn the_byte_scanner_escapes_as_the_char_model(
             s in "([a-z<>&\"\\\\\u{0}-\u{1f}\u{7f}\u{2027}-\u{202a}\u{e000}\u{1f600} é])*"
         ) {
+            proptest::prop_assert_eq!(json(&s), json_by_chars(&s));
+        }
+    }
+
+    proptest::proptest! {
+        /// The word test is exact: plain iff no byte is marked or non-ASCII.
+        #[test]
+        fn the_word_test_is_exact(word in proptest::array::uniform8(proptest::prelude::any::<u8>())) {
+            let plain = !word.iter().any(|&b| MAY_ESCAPE[usize::from(b)] || b >= 0x80);
+            proptest::prop_assert_eq!(word_is_plain(&word), plain);
+        }
+
+        /// Mostly plain text with an escape at any distance from a word boundary.
+        #[test]
+        fn long_strings_escape_as_the_char_model(s in "[a-z ]{0,40}[<\"\u{1}é\u{2028}]?[a-z ]{0,40}") {
             proptest::prop_assert_eq!(json(&s), json_by_chars(&s));
         }
     }
