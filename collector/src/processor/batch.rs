@@ -185,13 +185,15 @@ impl<T: Weigh> Batcher<T> {
             .map_or(self.pending.len(), |max| max.min(self.pending.len()));
         let rest = self.pending.split_off(n);
         let batch = std::mem::replace(&mut self.pending, rest);
-        let weight: usize = batch.iter().map(Weigh::weight).sum();
-        self.pending_bytes = self.pending_bytes.saturating_sub(weight);
-        out.push(batch);
         if self.pending.is_empty() {
+            // All of it went: nothing to weigh again.
             self.first_at = None;
             self.pending_bytes = 0;
+        } else {
+            let weight: usize = batch.iter().map(Weigh::weight).sum();
+            self.pending_bytes = self.pending_bytes.saturating_sub(weight);
         }
+        out.push(batch);
     }
 }
 
