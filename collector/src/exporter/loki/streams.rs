@@ -148,6 +148,9 @@ pub fn encode_records(
     // Per push: labels -> stream index. Keyed by the label set borrowed from the records (the
     // labels string is one-to-one with it), so a record of an existing stream copies nothing.
     let mut streams: Vec<HashMap<LabelSet<'_>, usize>> = Vec::new();
+    // The push and stream of the previous record: records in a row mostly share them, and
+    // comparing is cheaper than hashing a label set.
+    let mut last: Option<(usize, usize)> = None;
 
     for (record_index, record) in records.iter().enumerate() {
         let tenant = tenant_of(record);
@@ -169,31 +172,53 @@ pub fn encode_records(
             record_index,
         };
 
-        let push_index = *tenants.entry(tenant.clone()).or_insert_with(|| {
-            batch.pushes.push(TenantPush {
-                tenant,
-                streams: Vec::new(),
-            });
-            streams.push(HashMap::new());
-            batch.pushes.len() - 1
-        });
+        let push_index = match last {
+            Some((p, _))
+                if batch
+                    .pushes
+                    .get(p)
+                    .is_some_and(|push| push.tenant == tenant) =>
+            {
+                p
+            }
+            _ => *tenants.entry(tenant.clone()).or_insert_with(|| {
+                batch.pushes.push(TenantPush {
+                    tenant,
+                    streams: Vec::new(),
+                });
+                streams.push(HashMap::new());
+                batch.pushes.len() - 1
+            }),
+        };
         let (Some(push), Some(stream_index)) = (
             batch.pushes.get_mut(push_index),
             streams.get_mut(push_index),
         ) else {
             continue; // unreachable: both grow together
         };
-        let at = *stream_index
-            .entry(labels.labels)
-            .or_insert_with_key(|labels| {
-                let labels = labels.clone().into_owned();
-                push.streams.push(Stream {
-                    labels_string: labels.to_string(),
-                    labels,
-                    entries: Vec::new(),
-                });
-                push.streams.len() - 1
-            });
+        let at = match last {
+            Some((p, s))
+                if p == push_index
+                    && push
+                        .streams
+                        .get(s)
+                        .is_some_and(|st| st.labels == labels.labels) =>
+            {
+                s
+            }
+            _ => *stream_index
+                .entry(labels.labels)
+                .or_insert_with_key(|labels| {
+                    let labels = labels.clone().into_owned();
+                    push.streams.push(Stream {
+                        labels_string: labels.to_string(),
+                        labels,
+                        entries: Vec::new(),
+                    });
+                    push.streams.len() - 1
+                }),
+        };
+        last = Some((push_index, at));
         if let Some(stream) = push.streams.get_mut(at) {
             stream.entries.push(entry);
         }
