@@ -223,9 +223,17 @@ pub(crate) fn write_json_object<'a>(
     entries: impl Iterator<Item = (&'a str, &'a AnyValue)>,
 ) -> Result<(), UnsupportedJsonValue> {
     let mut sorted: Vec<(&str, &AnyValue)> = entries.collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    write_json_fields(out, &mut sorted)
+}
+
+/// [`write_json_object`] of entries the caller has collected already: sorts them in place.
+pub(crate) fn write_json_fields(
+    out: &mut String,
+    fields: &mut [(&str, &AnyValue)],
+) -> Result<(), UnsupportedJsonValue> {
+    fields.sort_by(|a, b| a.0.cmp(b.0));
     out.push('{');
-    for (i, (k, v)) in sorted.into_iter().enumerate() {
+    for (i, (k, v)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }

@@ -64,8 +64,8 @@ pub fn encode_line(
         LineFormat::Json => json_line(
             &record.body,
             &record.severity_text,
-            &labels.line_attributes(record),
-            &labels.line_resource(record),
+            &mut labels.line_attributes(record),
+            &mut labels.line_resource(record),
         ),
         LineFormat::Logfmt => Ok(logfmt::logfmt_line(
             &record.body,
@@ -82,8 +82,8 @@ pub fn encode_line(
 fn json_line(
     body: &AnyValue,
     severity_text: &str,
-    attributes: &[(&str, &AnyValue)],
-    resource: &[(&str, &AnyValue)],
+    attributes: &mut [(&str, &AnyValue)],
+    resource: &mut [(&str, &AnyValue)],
 ) -> Result<String, LineError> {
     let unsupported = |_| LineError::UnsupportedJsonValue;
     let mut out = String::with_capacity(
@@ -97,11 +97,11 @@ fn json_line(
     }
     if !attributes.is_empty() {
         out.push_str(",\"attributes\":");
-        gofmt::write_json_object(&mut out, attributes.iter().copied()).map_err(unsupported)?;
+        gofmt::write_json_fields(&mut out, attributes).map_err(unsupported)?;
     }
     if !resource.is_empty() {
         out.push_str(",\"resources\":");
-        gofmt::write_json_object(&mut out, resource.iter().copied()).map_err(unsupported)?;
+        gofmt::write_json_fields(&mut out, resource).map_err(unsupported)?;
     }
     out.push('}');
     Ok(out)
