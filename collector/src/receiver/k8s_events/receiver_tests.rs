@@ -304,9 +304,6 @@ async fn forbidden_is_explained_once_then_recovers() {
         .with_ansi(false)
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
-    // Another test's thread may have cached a callsite as disabled while this subscriber was
-    // being registered; the assertions count WARN lines, so make every callsite ask again.
-    tracing::callsite::rebuild_interest_cache();
 
     let server = MockServer::start().await;
     list(EVENTS, None)
